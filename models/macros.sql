@@ -1,0 +1,65 @@
+-- Shared SQL macros, created before any model runs. Pure functions of their arguments.
+
+-- A package URL reduced to its identity: lower-case type, name, percent-decoded version; qualifiers
+-- (repository_url, tag, …) and subpath dropped, so the same image named two ways links up.
+create or replace macro purl_parts(p) as
+    regexp_extract(p, '^pkg:([^/]+)/([^@?#]+)(?:@([^?#]+))?(?:\?([^#]*))?', ['type', 'name', 'version', 'qualifiers']);
+
+create or replace macro normalise_purl(p) as
+    case when p like 'pkg:%' then
+        'pkg:' || lower(purl_parts(p).type) || '/' || url_decode(purl_parts(p).name)
+        || case when purl_parts(p).version <> '' then '@' || url_decode(purl_parts(p).version) else '' end
+    else nullif(trim(p), '') end;
+
+-- The image digest (sha256:…) named by a purl's version, if it is one.
+create or replace macro purl_digest(p) as
+    nullif(regexp_extract(lower(url_decode(coalesce(p, ''))), 'sha256:[0-9a-f]{64}'), '');
+
+-- A human version: the purl's version unless it is a digest, else its `tag` qualifier.
+create or replace macro purl_version(p) as
+    case
+        when p is null or p not like 'pkg:%' then null
+        when purl_parts(p).version <> '' and url_decode(purl_parts(p).version) not like 'sha256:%'
+            then url_decode(purl_parts(p).version)
+        else nullif(url_decode(regexp_extract(purl_parts(p).qualifiers, '(?:^|&)tag=([^&]*)', 1)), '')
+    end;
+
+-- The tool behind an event source URI: a known tool name if one appears in it, else the host,
+-- else the first path segment.
+create or replace macro tool_from_source(src) as
+    coalesce(
+        nullif(replace(regexp_extract(lower(coalesce(src, '')),
+            '(github|gitlab|bitbucket|gitea|tekton|jenkins|argo-?cd|argo-rollouts|flagger|flux|harbor|pagerduty|opsgenie|keptn|spinnaker|circleci|buildkite|kubewatch|artifactory|quay|trivy|snyk|cdviz)', 1),
+            'argo-cd', 'argocd'), ''),
+        nullif(regexp_extract(lower(coalesce(src, '')), '^[a-z][a-z0-9+.-]*://(?:www\.)?([^/:?#]+)', 1), ''),
+        nullif(regexp_extract(lower(coalesce(src, '')), '^/*([^/?#]+)', 1), ''),
+        'unknown'
+    );
+
+-- A commit sha, when a change id looks like one (7–40 hex digits); else null.
+create or replace macro as_commit_sha(x) as
+    case when regexp_full_match(lower(coalesce(x, '')), '[0-9a-f]{7,40}') then lower(x) end;
+
+-- Outcomes in one vocabulary: success | failure | error | cancelled | skipped.
+create or replace macro normalise_outcome(o) as
+    case lower(coalesce(o, ''))
+        when '' then null
+        when 'success' then 'success' when 'succeeded' then 'success' when 'pass' then 'success' when 'passed' then 'success'
+        when 'failure' then 'failure' when 'failed' then 'failure' when 'fail' then 'failure'
+        when 'error' then 'error' when 'errored' then 'error'
+        when 'cancel' then 'cancelled' when 'cancelled' then 'cancelled' when 'canceled' then 'cancelled'
+        when 'skip' then 'skipped' when 'skipped' then 'skipped'
+        else lower(o)
+    end;
+
+-- Environment tier when no configuration names it (DESIGN §4): production for prod*, production*,
+-- prd*, live; then staging, testing and development by their usual names; else 'unknown'.
+create or replace macro default_environment_tier(env) as
+    case
+        when env is null then null
+        when regexp_full_match(lower(env), '(prod|production|prd)([-_.].*|[0-9].*)?|live([-_.].*)?') then 'production'
+        when regexp_full_match(lower(env), '(stag|staging|stage|preprod|pre-prod|pre-production)([-_.].*|[0-9].*)?') then 'staging'
+        when regexp_full_match(lower(env), '(qa|test|testing|uat|sit|int|integration)([-_.].*|[0-9].*)?') then 'testing'
+        when regexp_full_match(lower(env), '(dev|develop|development|sandbox|local)([-_.].*|[0-9].*)?') then 'development'
+        else 'unknown'
+    end;

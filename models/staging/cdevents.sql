@@ -1,0 +1,119 @@
+-- staging.cdevents: every CDEvent (bare, or the data of a CloudEvent), spec v0.3–v0.5, all subjects,
+-- mapped onto the canonical stages and identity columns (DESIGN §4). Parse, rename, cast — no joins
+-- to other sources.
+with source as (
+    select
+        event_key, event_id, event_source, event_type, transport, source_tool, occurred_at, received_at,
+        validation_errors, schema_version,
+        case when transport in ('structured', 'batch') then payload -> 'data' else payload end as cd
+    from raw.events
+    where event_format = 'cdevent'
+),
+
+parsed as (
+    select
+        *,
+        regexp_extract(cd -> 'context' ->> 'type',
+            '^dev\.cdevents\.([a-z0-9]+)\.([a-z0-9]+)\.(.+)$', ['subject', 'predicate', 'type_version']) as t,
+        coalesce(cd -> 'context' ->> 'specversion', cd -> 'context' ->> 'version') as cdevents_version,
+        cd -> 'subject' ->> 'id' as subject_id,
+        cd -> 'subject' -> 'content' as content,
+        case when json_type(cd, '$.customData') = 'OBJECT' then cd -> 'customData' end as custom
+    from source
+),
+
+stage_map(subject, predicate, stage) as (
+    values
+        ('branch', 'created', 'branch_created'), ('branch', 'deleted', 'branch_deleted'),
+        ('repository', 'created', 'repository_created'), ('repository', 'modified', 'repository_modified'),
+        ('repository', 'deleted', 'repository_deleted'),
+        ('change', 'created', 'change_opened'), ('change', 'updated', 'change_updated'),
+        ('change', 'reviewed', 'change_reviewed'), ('change', 'merged', 'change_merged'),
+        ('change', 'abandoned', 'change_abandoned'),
+        ('build', 'queued', 'build_queued'), ('build', 'started', 'build_started'), ('build', 'finished', 'build_finished'),
+        ('pipelinerun', 'queued', 'pipeline_queued'), ('pipelinerun', 'started', 'pipeline_started'),
+        ('pipelinerun', 'finished', 'pipeline_finished'),
+        ('taskrun', 'started', 'task_started'), ('taskrun', 'finished', 'task_finished'),
+        ('testcaserun', 'queued', 'test_queued'), ('testcaserun', 'started', 'test_started'),
+        ('testcaserun', 'finished', 'test_finished'), ('testcaserun', 'skipped', 'test_skipped'),
+        ('testsuiterun', 'queued', 'test_queued'), ('testsuiterun', 'started', 'test_started'),
+        ('testsuiterun', 'finished', 'test_finished'),
+        ('testoutput', 'published', 'test_output_published'),
+        ('artifact', 'packaged', 'artifact_packaged'), ('artifact', 'published', 'artifact_published'),
+        ('artifact', 'signed', 'artifact_signed'), ('artifact', 'downloaded', 'artifact_downloaded'),
+        ('artifact', 'deleted', 'artifact_deleted'),
+        ('environment', 'created', 'environment_created'), ('environment', 'modified', 'environment_modified'),
+        ('environment', 'deleted', 'environment_deleted'),
+        ('service', 'deployed', 'deployed'), ('service', 'upgraded', 'deployed'),
+        ('service', 'rolledback', 'rolled_back'), ('service', 'removed', 'service_removed'),
+        ('service', 'published', 'service_published'),
+        ('incident', 'detected', 'incident_opened'), ('incident', 'reported', 'incident_opened'),
+        ('incident', 'resolved', 'incident_resolved'),
+        ('ticket', 'created', 'ticket_opened'), ('ticket', 'updated', 'ticket_updated'), ('ticket', 'closed', 'ticket_closed')
+),
+
+identified as (
+    select
+        p.*,
+        m.stage as mapped_stage,
+        coalesce(custom ->> 'environment', content -> 'environment' ->> 'id',
+                 case when (t).subject = 'environment' then coalesce(content ->> 'name', subject_id) end) as environment,
+        case (t).subject
+            when 'artifact' then subject_id
+            else coalesce(content ->> 'artifactId', custom ->> 'artifactId')
+        end as raw_artifact_id,
+        case
+            when (t).subject = 'pipelinerun' then subject_id
+            when (t).subject = 'taskrun' then content -> 'pipelineRun' ->> 'id'
+        end as pipeline_run_id,
+        normalise_outcome(content ->> 'outcome') as reported_outcome
+    from parsed p
+    left join stage_map m on m.subject = (p.t).subject and m.predicate = (p.t).predicate
+)
+
+select
+    event_key,
+    event_id,
+    coalesce(source_tool, custom ->> 'tool', tool_from_source(event_source)) as source_tool,
+    event_type as raw_type,
+    case
+        -- a pipeline run that names an environment is a deployment pipeline (DESIGN §4 stages)
+        when mapped_stage = 'pipeline_started' and environment is not null then 'deploy_started'
+        when mapped_stage = 'pipeline_finished' and environment is not null
+             and coalesce(reported_outcome, normalise_outcome(custom ->> 'outcome')) in ('failure', 'error') then 'deploy_failed'
+        else mapped_stage
+    end as stage,
+    coalesce(try_cast(cd -> 'context' ->> 'timestamp' as timestamptz), occurred_at) as occurred_at,
+    received_at,
+    coalesce(
+        reported_outcome,
+        normalise_outcome(custom ->> 'outcome'),
+        case when mapped_stage in ('deployed', 'rolled_back', 'service_removed', 'artifact_published', 'artifact_packaged',
+                                   'change_merged', 'build_finished') then 'success' end
+    ) as outcome,
+    coalesce(custom ->> 'repository', content -> 'repository' ->> 'id', content -> 'change' ->> 'source',
+             case when (t).subject = 'repository' then coalesce(content ->> 'name', subject_id) end) as repository,
+    coalesce(as_commit_sha(custom ->> 'commitSha'), as_commit_sha(content -> 'change' ->> 'id')) as commit_sha,
+    case when (t).subject = 'change' then subject_id else content -> 'change' ->> 'id' end as change_id,
+    pipeline_run_id,
+    normalise_purl(raw_artifact_id) as artifact_id,
+    coalesce(purl_digest(raw_artifact_id), purl_digest(custom ->> 'digest')) as digest,
+    coalesce(custom ->> 'version', purl_version(raw_artifact_id)) as version,
+    coalesce(custom ->> 'service',
+             case when (t).subject = 'service' then subject_id end,
+             content -> 'service' ->> 'id') as service,
+    coalesce(custom ->> 'team', custom ->> 'owner') as team,
+    coalesce(custom ->> 'app', custom ->> 'partOf', custom ->> 'part-of') as app,
+    environment,
+    custom ->> 'cluster' as cluster,
+    case when (t).subject = 'incident' then subject_id end as incident_id,
+    coalesce(custom ->> 'severity', content ->> 'severity') as severity,
+    cd -> 'context' ->> 'chainId' as chain_id,
+    cd -> 'context' -> 'links' as links,
+    subject_id,
+    (t).subject as cdevents_subject,
+    (t).predicate as cdevents_predicate,
+    cdevents_version,
+    validation_errors,
+    schema_version
+from identified

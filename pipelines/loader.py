@@ -1,0 +1,329 @@
+"""Load input files into ``raw.events`` / ``raw.quarantine`` with DuckDB's readers (no per-event Python).
+
+Every record of a file ends up in exactly one place: ``raw.events`` (new), counted as a duplicate
+(its key is already stored), or ``raw.quarantine`` with a reason a person can act on. A ledger
+(``raw.loaded_files``) keyed by content hash makes re-loading a file a no-op.
+
+File shapes, sniffed per file (gzip transparently): newline-delimited JSON (one event or captured
+request per line), a JSON array (CloudEvents batch mode), or one or more pretty-printed JSON
+documents. Per record: a structured CloudEvent, a bare CDEvent, a captured request
+``{"headers": …, "body": …, "received_at": …}`` (binary-mode CloudEvent, structured or batch
+body, or a vendor webhook), or a vendor webhook body when ``--source TOOL`` says whose it is.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from pipelines.cdevents import default_registry
+
+INPUT_SUFFIXES = (".json", ".ndjson", ".jsonl", ".json.gz", ".ndjson.gz", ".jsonl.gz")
+FORMAT_SOURCES = ("cloudevents", "cdevents")
+WEBHOOK_SOURCES = ("github", "gitlab", "harbor", "argocd", "flux", "pagerduty", "tekton", "jenkins", "keptn", "kubewatch")
+KNOWN_SOURCES = FORMAT_SOURCES + WEBHOOK_SOURCES
+MAX_LINE_BYTES = 64 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+
+
+class InputError(ValueError):
+    """An input path that cannot be read at all (the CLI prints it on one line and exits non-zero)."""
+
+
+@dataclass
+class FileResult:
+    file: str
+    status: str  # 'loaded' | 'skipped'
+    records: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    note: str = ""
+
+
+@dataclass
+class LoadResult:
+    files: list[FileResult] = field(default_factory=list)
+
+    def total(self, name: str) -> int:
+        return sum(getattr(f, name) for f in self.files)
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for f in self.files if f.status == "skipped")
+
+    def as_metadata(self) -> dict[str, int]:
+        return {
+            "files": len(self.files),
+            "files_skipped": self.skipped,
+            "records": self.total("records"),
+            "accepted": self.total("accepted"),
+            "duplicates": self.total("duplicates"),
+            "quarantined": self.total("quarantined"),
+        }
+
+
+def discover(inputs: Iterable[str | Path]) -> list[Path]:
+    """Expand files and directories (recursively, sorted) into input files.
+
+    Hidden files and files still being written (``*.open``, ``*.tmp``) are skipped: the receiver
+    only hands over closed files. A path that does not exist is an error, not an empty load.
+    """
+    found: list[Path] = []
+    for raw in inputs:
+        path = Path(raw)
+        if not path.exists():
+            raise InputError(f"no such file or directory: {path}")
+        if path.is_file():
+            found.append(path)
+            continue
+        for child in sorted(path.rglob("*")):
+            rel_parts = child.relative_to(path).parts
+            if child.is_file() and not any(p.startswith(".") for p in rel_parts) and child.name.endswith(INPUT_SUFFIXES):
+                found.append(child)
+    return found
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _first_char(path: Path) -> str:
+    """The first non-whitespace character (after gunzip), to tell a JSON array file from the rest."""
+    opener = gzip.open if _is_gzip(path) else open
+    with opener(path, "rb") as fh:
+        head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head[:1].decode("ascii", "replace")
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def _read_text(path: Path) -> str:
+    opener = gzip.open if _is_gzip(path) else open
+    with opener(path, "rb") as fh:
+        return fh.read().decode("utf-8", "replace")
+
+
+_CLASSIFY_SQL = resources.files("pipelines").joinpath("sql/classify.sql").read_text()
+
+
+def _stage_lines(conn: duckdb.DuckDBPyConnection, path: Path) -> str | None:
+    """Fill temp table ``_lines(line, text)``; return a file-level quarantine reason, if any."""
+    name = str(path)
+    if _first_char(path) == "[":
+        try:
+            conn.execute(
+                "create or replace temp table _lines as "
+                "select row_number() over () as line, json::varchar as text "
+                "from read_json_objects(?, format = 'array', maximum_object_size = ?)",
+                [name, MAX_DOCUMENT_BYTES],
+            )
+            return None
+        except duckdb.Error as exc:
+            return f"file is not a valid JSON array (batch mode): {_short(exc)}"
+    conn.execute(
+        "create or replace temp table _lines as "
+        "select row_number() over () as line, text "
+        "from read_csv(?, columns = {'text': 'VARCHAR'}, header = false, delim = chr(1), quote = '', "
+        "escape = '', auto_detect = false, strict_mode = false, max_line_size = ?)",
+        [name, MAX_LINE_BYTES],
+    )
+    first_invalid = conn.execute(
+        "select count(*) > 0 from _lines where line = 1 and text is not null and not json_valid(text)"
+    ).fetchone()[0]
+    if first_invalid:
+        # Not NDJSON: maybe pretty-printed JSON document(s). If that fails too, keep the lines
+        # and let each bad one be quarantined on its own.
+        try:
+            conn.execute(
+                "create or replace temp table _docs as "
+                "select row_number() over () as line, json::varchar as text "
+                "from read_json_objects(?, format = 'unstructured', maximum_object_size = ?)",
+                [name, MAX_DOCUMENT_BYTES],
+            )
+            conn.execute("create or replace temp table _lines as select * from _docs")
+        except duckdb.Error:
+            pass
+        finally:
+            conn.execute("drop table if exists _docs")
+    return None
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:300]
+
+
+def _json_error(text: str) -> str:
+    """Why a line is not JSON, in words (only ever run on the bad lines, never the bulk)."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        hint = " — truncated line?" if exc.pos >= len(text.rstrip()) else ""
+        return f"not valid JSON: {exc.msg} at column {exc.colno}{hint}"
+    except RecursionError:
+        return "not valid JSON: nested too deeply"
+    return "not valid JSON (rejected by DuckDB's JSON parser)"
+
+
+def _quarantine_bad_json(conn: duckdb.DuckDBPyConnection, file: str, load_id: str, now: datetime) -> int:
+    bad = conn.execute(
+        "select line, text from _lines where text is not null and trim(text) <> '' and not json_valid(text) order by line"
+    ).fetchall()
+    if bad:
+        conn.executemany(
+            "insert into raw.quarantine values (?, ?, null, ?, ?, ?, ?)",
+            [(file, line, _json_error(text), text, load_id, now) for line, text in bad],
+        )
+    return len(bad)
+
+
+def _attach_validation(conn: duckdb.DuckDBPyConnection, strict: bool) -> None:
+    """Validate CDEvents against the bundled schemas, keeping (not dropping) invalid ones.
+
+    Default: one representative per distinct (type, JSON shape, enum-valued fields) is checked for
+    structural errors, which then apply to every event of that shape — a handful of Python calls
+    per file instead of one per event. ``strict`` validates every event fully (slower; for audits).
+    """
+    registry = default_registry()
+    conn.execute(
+        "create or replace temp table _shaped as select *, "
+        "case when cdevent is not null then md5(concat_ws(chr(31), cdevent -> 'context' ->> 'type', "
+        "json_structure(cdevent)::varchar, cdevent -> 'subject' -> 'content' ->> 'outcome', "
+        "cdevent -> 'subject' -> 'content' ->> 'severity')) end as shape from _new"
+    )
+    rows: list[tuple[str, str, list[str], str | None]] = []
+    if strict:
+        for key, doc in conn.execute("select event_key, cdevent::varchar from _shaped where cdevent is not null").fetchall():
+            event = json.loads(doc)
+            match = registry.schema_for(event)
+            rows.append((key, "", registry.validate(event) if match else [], match.schema_version if match else None))
+        join = "s.event_key = v.k"
+    else:
+        for shape, doc in conn.execute(
+            "select shape, any_value(cdevent)::varchar from _shaped where cdevent is not null group by shape"
+        ).fetchall():
+            event = json.loads(doc)
+            match = registry.schema_for(event)
+            rows.append(("", shape, registry.structural_errors(event) if match else [], match.schema_version if match else None))
+        join = "s.shape = v.shape"
+    conn.execute("create or replace temp table _validation (k varchar, shape varchar, errors varchar[], schema_version varchar)")
+    if rows:
+        conn.executemany("insert into _validation values (?, ?, ?, ?)", rows)
+    conn.execute(
+        "create or replace temp table _validated as select s.*, "
+        "list_concat(s.envelope_errors, coalesce(v.errors, []::varchar[])) as validation_errors, v.schema_version "
+        f"from _shaped s left join _validation v on {join}"
+    )
+
+
+def load_file(
+    conn: duckdb.DuckDBPyConnection,
+    path: Path,
+    forced_source: str | None = None,
+    strict: bool = False,
+) -> FileResult:
+    """Load one file; idempotent through the ledger and the event keys."""
+    if forced_source is not None and forced_source not in KNOWN_SOURCES:
+        raise InputError(f"unknown --source {forced_source!r}; choose one of: {', '.join(KNOWN_SOURCES)}")
+    file = str(path)
+    try:
+        sha = file_sha256(path)
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    seen = conn.execute("select file from raw.loaded_files where sha256 = ? limit 1", [sha]).fetchone()
+    if seen:
+        return FileResult(file, "skipped", note=f"already loaded (same content as {seen[0]})")
+
+    load_id = uuid.uuid4().hex
+    now = datetime.now(UTC)
+    conn.execute("begin transaction")
+    try:
+        file_reason = _stage_lines(conn, path)
+        if file_reason:
+            conn.execute(
+                "insert into raw.quarantine values (?, null, null, ?, ?, ?, ?)",
+                [file, file_reason, _read_text(path)[: 10 * 1024 * 1024], load_id, now],
+            )
+            result = FileResult(file, "loaded", records=1, quarantined=1, note=file_reason)
+        else:
+            result = _load_lines(conn, file, load_id, now, forced_source, strict)
+        conn.execute(
+            "insert into raw.loaded_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [file, sha, size, forced_source, load_id, now, result.records, result.accepted, result.duplicates, result.quarantined],
+        )
+        conn.execute("commit")
+    except Exception:
+        conn.execute("rollback")
+        raise
+    finally:
+        for table in ("_lines", "_candidates", "_new", "_shaped", "_validation", "_validated"):
+            conn.execute(f"drop table if exists {table}")
+    return result
+
+
+def _load_lines(
+    conn: duckdb.DuckDBPyConnection, file: str, load_id: str, now: datetime, forced_source: str | None, strict: bool
+) -> FileResult:
+    bad_json = _quarantine_bad_json(conn, file, load_id, now)
+    conn.execute(_CLASSIFY_SQL, {"forced_source": forced_source, "loaded_at": now})
+    rejected = conn.execute(
+        "insert into raw.quarantine select ?, line, element, reason, payload::varchar, ?, ? "
+        "from _candidates where reason is not null",
+        [file, load_id, now],
+    ).fetchone()[0]
+    candidates = conn.execute("select count(*) from _candidates").fetchone()[0]
+    conn.execute(
+        "create or replace temp table _new as select c.* from _candidates c "
+        "where c.reason is null and not exists (select 1 from raw.events r where r.event_key = c.event_key) "
+        "qualify row_number() over (partition by c.event_key order by c.line, c.element) = 1"
+    )
+    _attach_validation(conn, strict)
+    accepted = conn.execute(
+        "insert into raw.events select event_key, key_basis, event_id, event_source, event_type, event_format, "
+        "transport, source_tool, spec_version, occurred_at, received_at, headers, payload, validation_errors, "
+        "schema_version, ?, line, element, ?, ? from _validated order by line, element",
+        [file, load_id, now],
+    ).fetchone()[0]
+    return FileResult(
+        file,
+        "loaded",
+        records=candidates + bad_json,
+        accepted=accepted,
+        duplicates=candidates - rejected - accepted,
+        quarantined=rejected + bad_json,
+    )
+
+
+def load_files(
+    conn: duckdb.DuckDBPyConnection,
+    files: Iterable[Path],
+    forced_source: str | None = None,
+    strict: bool = False,
+    on_file: Callable[[Path, FileResult], None] | None = None,
+) -> LoadResult:
+    """Load files one by one (each in its own transaction: a crash loses at most the file in flight)."""
+    result = LoadResult()
+    for path in files:
+        outcome = load_file(conn, path, forced_source=forced_source, strict=strict)
+        result.files.append(outcome)
+        if on_file:
+            on_file(path, outcome)
+    return result

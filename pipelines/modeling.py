@@ -1,0 +1,127 @@
+"""Run the SQL models in ``models/`` in dependency order: the one implementation behind
+``lifecycle build`` and the Dagster model assets.
+
+A model is ``models/<layer>/<name>.sql`` holding one SELECT; it becomes ``<layer>.<name>``:
+a view in ``staging`` and ``intermediate`` (cheap, always current), a table in ``marts`` (what
+readers query, so it is computed once per build). Dependencies are the ``layer.name`` references
+in the SQL — no templating to learn.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
+from graphlib import TopologicalSorter
+from pathlib import Path
+
+import duckdb
+
+from models import MODELS_DIR
+
+LAYERS = ("staging", "intermediate", "marts")
+_REF = re.compile(r"\b(raw|staging|intermediate|marts)\.([a-z_][a-z0-9_]*)\b")
+_COMMENT = re.compile(r"--[^\n]*")
+
+
+@dataclass(frozen=True)
+class Model:
+    layer: str
+    name: str
+    path: Path
+    sql: str
+    deps: tuple[str, ...]  # qualified names of models (raw tables excluded)
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+    @property
+    def materialization(self) -> str:
+        return "table" if self.layer == "marts" else "view"
+
+    @property
+    def description(self) -> str:
+        """The SQL's leading comment block: the model's definition in words."""
+        lines = []
+        for line in self.sql.splitlines():
+            if not line.startswith("--"):
+                break
+            lines.append(line[2:].strip())
+        return " ".join(lines)
+
+
+@cache
+def discover_models(root: Path = MODELS_DIR) -> dict[str, Model]:
+    """All models by qualified name; fails loudly on a reference to a model that does not exist."""
+    models: dict[str, Model] = {}
+    for layer in LAYERS:
+        for path in sorted((root / layer).glob("*.sql")):
+            sql = path.read_text()
+            refs = {f"{s}.{n}" for s, n in _REF.findall(_COMMENT.sub("", sql)) if s != "raw"}
+            name = path.stem
+            refs.discard(f"{layer}.{name}")
+            models[f"{layer}.{name}"] = Model(layer, name, path, sql, tuple(sorted(refs)))
+    for model in models.values():
+        missing = [d for d in model.deps if d not in models]
+        if missing:
+            raise ValueError(f"{model.path}: references unknown model(s) {', '.join(missing)}")
+    return models
+
+
+def build_order(models: dict[str, Model] | None = None) -> list[Model]:
+    models = models or discover_models()
+    order = TopologicalSorter({name: m.deps for name, m in models.items()}).static_order()
+    return [models[name] for name in order]
+
+
+def create_macros(conn: duckdb.DuckDBPyConnection, root: Path = MODELS_DIR) -> None:
+    conn.execute((root / "macros.sql").read_text())
+
+
+def run_model(conn: duckdb.DuckDBPyConnection, model: Model) -> int | None:
+    """(Re)create one model; returns the row count for tables. Idempotent: create or replace."""
+    conn.execute(f"create or replace {model.materialization} {model.qualified} as\n{model.sql}")
+    if model.materialization == "table":
+        return conn.execute(f"select count(*) from {model.qualified}").fetchone()[0]
+    return None
+
+
+@dataclass
+class ModelRun:
+    model: str
+    rows: int | None
+    seconds: float
+
+
+def build_models(
+    conn: duckdb.DuckDBPyConnection,
+    select: Iterable[str] | None = None,
+    on_model: Callable[[ModelRun], None] | None = None,
+) -> list[ModelRun]:
+    """Build all models (or the selected ones, in dependency order) in one transaction.
+
+    One transaction: a failing model leaves the previous build intact, so a publish after a
+    failure never happens and readers keep the last good snapshot.
+    """
+    wanted = set(select) if select is not None else None
+    runs: list[ModelRun] = []
+    conn.execute("begin transaction")
+    try:
+        create_macros(conn)
+        for model in build_order():
+            if wanted is not None and model.qualified not in wanted:
+                continue
+            started = time.perf_counter()
+            rows = run_model(conn, model)
+            run = ModelRun(model.qualified, rows, time.perf_counter() - started)
+            runs.append(run)
+            if on_model:
+                on_model(run)
+        conn.execute("commit")
+    except Exception:
+        conn.execute("rollback")
+        raise
+    return runs

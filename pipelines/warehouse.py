@@ -1,0 +1,161 @@
+"""DuckDB access, in one place: the single writer, the read-only snapshot, and publishing.
+
+DESIGN §2: only one process writes ``warehouse.duckdb`` at a time (a file lock shared by the CLI
+and Dagster, plus Dagster's pool of 1), and readers never open the writer's file — they open the
+snapshot, which ``publish_snapshot`` replaces atomically after each successful build. A dashboard
+holding the old snapshot open keeps reading the old inode; the next connection sees the new one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+from filelock import FileLock, Timeout
+
+from pipelines.config import Paths, lock_timeout
+
+SCHEMAS = ("raw", "staging", "intermediate", "marts")
+
+RAW_DDL = """
+create table if not exists raw.events (
+    event_key varchar not null,      -- md5 of the deduplication identity (see key_basis)
+    key_basis varchar not null,      -- 'source+id+type' | 'delivery-id' | 'content-hash'
+    event_id varchar,                -- the producer's id: CloudEvent id, vendor delivery id, or the content hash
+    event_source varchar,            -- CloudEvent/CDEvent source
+    event_type varchar,              -- CloudEvent/CDEvent type, or the vendor's event name
+    event_format varchar not null,   -- 'cdevent' (bare or inside a CloudEvent) | 'cloudevent' (other data) | 'webhook'
+    transport varchar not null,      -- 'structured' | 'binary' | 'batch' | 'bare' | 'webhook'
+    source_tool varchar,             -- tool named by headers or --source (github, gitlab, …); null when unknown
+    spec_version varchar,            -- CloudEvents specversion (null for bare CDEvents and webhooks)
+    occurred_at timestamptz,         -- CloudEvent time / CDEvent context.timestamp, UTC; null when absent
+    received_at timestamptz,         -- when the receiver took it (captured requests) else when it was loaded
+    headers json,                    -- captured request headers, secrets removed; null for plain events
+    payload json not null,           -- the event as received (structured CloudEvent, bare CDEvent, request body)
+    validation_errors varchar[],     -- CDEvents schema errors: kept, never a reason to drop
+    schema_version varchar,          -- the bundled CDEvents schema version it was checked against
+    file varchar not null,
+    line bigint,                     -- 1-based line (NDJSON) or document position (JSON array / pretty-printed files)
+    element bigint,                  -- position inside a batch array on that line (null when not a batch)
+    load_id varchar not null,
+    loaded_at timestamptz not null
+);
+create table if not exists raw.quarantine (
+    file varchar not null,
+    line bigint,                     -- null when the whole file was rejected
+    element bigint,                  -- position inside a batch array, when the event was one element
+    reason varchar not null,
+    payload varchar,
+    load_id varchar not null,
+    quarantined_at timestamptz not null
+);
+create table if not exists raw.loaded_files (
+    file varchar not null,
+    sha256 varchar not null,
+    size_bytes bigint not null,
+    forced_source varchar,
+    load_id varchar not null,
+    loaded_at timestamptz not null,
+    records bigint not null,
+    accepted bigint not null,
+    duplicates bigint not null,
+    quarantined bigint not null
+);
+"""
+
+
+class WarehouseBusy(RuntimeError):
+    """Another writer holds the warehouse lock for longer than we were willing to wait."""
+
+
+class NoSnapshot(RuntimeError):
+    """There is no published snapshot yet: nothing has been built."""
+
+
+def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open DuckDB with the session settings every query in this project assumes (UTC)."""
+    conn = duckdb.connect(str(path), read_only=read_only)
+    conn.execute("set TimeZone = 'UTC'")
+    return conn
+
+
+def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    """Create the schemas and raw tables if missing. Idempotent; cheap enough to run on every open."""
+    for schema in SCHEMAS:
+        conn.execute(f"create schema if not exists {schema}")
+    conn.execute(RAW_DDL)
+
+
+@contextmanager
+def warehouse_lock(paths: Paths, timeout: float | None = None) -> Iterator[None]:
+    """Hold the single-writer lock; fail with an actionable message instead of a DuckDB lock error."""
+    paths.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(paths.lock), timeout=lock_timeout() if timeout is None else timeout)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise WarehouseBusy(
+            f"another writer (a Dagster run or another `lifecycle` command) holds {paths.lock}; "
+            "wait for it to finish or raise LIFECYCLE_LOCK_TIMEOUT"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextmanager
+def writer(paths: Paths) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A writer connection. The caller must hold ``warehouse_lock`` (so several steps share one lock)."""
+    paths.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    conn = connect(paths.warehouse)
+    try:
+        ensure_schema(conn)
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
+def snapshot_reader(paths: Paths) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection on the published snapshot — what the dashboard, `sql` and `export` use."""
+    if not paths.serving.exists():
+        raise NoSnapshot(f"no published snapshot at {paths.serving}: run `lifecycle build` (or `lifecycle demo`) first")
+    conn = connect(paths.serving, read_only=True)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def publish_snapshot(paths: Paths) -> Path:
+    """Copy the warehouse to a temporary file, fsync it, and rename it over the snapshot.
+
+    Call with the lock held and no writer connection open, so the copied file is a consistent,
+    checkpointed database. ``os.replace`` is atomic on POSIX: a reader sees the old or the new
+    snapshot, never a half-written one.
+    """
+    conn = connect(paths.warehouse)
+    try:
+        conn.execute("checkpoint")
+    finally:
+        conn.close()
+    paths.serving.parent.mkdir(parents=True, exist_ok=True)
+    tmp = paths.serving.with_name(f".{paths.serving.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(paths.warehouse, tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, paths.serving)
+    finally:
+        tmp.unlink(missing_ok=True)
+    dir_fd = os.open(paths.serving.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return paths.serving
