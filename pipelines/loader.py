@@ -175,8 +175,9 @@ def _json_error(text: str) -> str:
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:
-        hint = " — truncated line?" if exc.pos >= len(text.rstrip()) else ""
-        return f"not valid JSON: {exc.msg} at column {exc.colno}{hint}"
+        truncated = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated")
+        hint = " — the line looks truncated" if truncated else ""
+        return f"not valid JSON: {exc.msg} (column {exc.colno}){hint}"
     except RecursionError:
         return "not valid JSON: nested too deeply"
     return "not valid JSON (rejected by DuckDB's JSON parser)"
@@ -248,15 +249,21 @@ def load_file(
         size = path.stat().st_size
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    seen = conn.execute("select file from raw.loaded_files where sha256 = ? limit 1", [sha]).fetchone()
+    # Keyed on content *and* --source: re-loading a quarantined file with --source is the remedy.
+    seen = conn.execute(
+        "select file from raw.loaded_files where sha256 = ? and forced_source is not distinct from ? limit 1",
+        [sha, forced_source],
+    ).fetchone()
     if seen:
         return FileResult(file, "skipped", note=f"already loaded (same content as {seen[0]})")
 
     load_id = uuid.uuid4().hex
     now = datetime.now(UTC)
-    conn.execute("begin transaction")
     try:
+        # Staging into temp tables happens outside the transaction: a reader error there (a
+        # malformed array) must not abort it; it becomes a quarantine row instead.
         file_reason = _stage_lines(conn, path)
+        conn.execute("begin transaction")
         if file_reason:
             conn.execute(
                 "insert into raw.quarantine values (?, null, null, ?, ?, ?, ?)",
@@ -271,7 +278,10 @@ def load_file(
         )
         conn.execute("commit")
     except Exception:
-        conn.execute("rollback")
+        try:
+            conn.execute("rollback")
+        except duckdb.Error:
+            pass  # the failure came before `begin`: nothing to roll back
         raise
     finally:
         for table in ("_lines", "_candidates", "_new", "_shaped", "_validation", "_validated"):

@@ -84,7 +84,11 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
 
 
 def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create the schemas and raw tables if missing. Idempotent; cheap enough to run on every open."""
+    """Set the session to UTC and create the schemas and raw tables if missing.
+
+    Idempotent and cheap, so every writer connection (CLI or Dagster's DuckDBResource) runs it.
+    """
+    conn.execute("set TimeZone = 'UTC'")
     for schema in SCHEMAS:
         conn.execute(f"create schema if not exists {schema}")
     conn.execute(RAW_DDL)

@@ -1,0 +1,1 @@
+"""The Streamlit dashboard (``app.py``); it reads only the published snapshot."""

@@ -1,0 +1,92 @@
+"""Data-quality checks on the warehouse, as plain SQL: the Dagster asset checks and the CLI's
+build summary both call these, so a number means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+# Tolerances: a few unmapped types are normal while a new tool is being onboarded; a clock more
+# than this far ahead of the receiver is skewed, not slow.
+MAX_UNKNOWN_SHARE = 0.05
+MAX_QUARANTINE_SHARE = 0.01
+CLOCK_SKEW_SECONDS = 300
+
+
+@dataclass
+class CheckResult:
+    name: str
+    passed: bool
+    description: str
+    metadata: dict[str, object] = field(default_factory=dict)
+
+
+def unknown_event_types(conn: duckdb.DuckDBPyConnection) -> CheckResult:
+    """Events no source model maps to a stage: a tool we do not understand yet, or a new event type."""
+    total, unknown = conn.execute(
+        "select count(*), count(*) filter (where stage is null) from marts.lifecycle_events"
+    ).fetchone()
+    top = conn.execute(
+        "select raw_type, count(*) as n from marts.lifecycle_events where stage is null "
+        "group by raw_type order by n desc, raw_type limit 10"
+    ).fetchall()
+    share = unknown / total if total else 0.0
+    return CheckResult(
+        "unknown_event_types",
+        share <= MAX_UNKNOWN_SHARE,
+        f"{unknown} of {total} events ({share:.1%}) have no canonical stage (allowed: {MAX_UNKNOWN_SHARE:.0%})",
+        {"unknown": unknown, "total": total, "share": round(share, 4), "top_types": {t or "?": n for t, n in top}},
+    )
+
+
+def quarantine_growth(conn: duckdb.DuckDBPyConnection) -> CheckResult:
+    """Share of the records of the latest load that were quarantined (a producer started sending junk)."""
+    row = conn.execute(
+        "with last as (select max(loaded_at) as at from raw.loaded_files) "
+        "select coalesce(sum(records), 0), coalesce(sum(quarantined), 0) from raw.loaded_files, last "
+        "where loaded_at >= last.at - interval 1 hour"
+    ).fetchone()
+    records, quarantined = row
+    total = conn.execute("select count(*) from raw.quarantine").fetchone()[0]
+    reasons = conn.execute(
+        "select regexp_replace(reason, ':.*', '') as r, count(*) from raw.quarantine group by r order by 2 desc limit 5"
+    ).fetchall()
+    share = quarantined / records if records else 0.0
+    return CheckResult(
+        "quarantine_growth",
+        share <= MAX_QUARANTINE_SHARE,
+        f"{quarantined} of {records} records of the latest load quarantined ({share:.1%}); {total} in quarantine overall",
+        {"latest_records": records, "latest_quarantined": quarantined, "total_quarantined": total,
+         "top_reasons": {r: n for r, n in reasons}},
+    )
+
+
+def duplicate_events(conn: duckdb.DuckDBPyConnection) -> CheckResult:
+    """Each event key must appear once in the public table: deduplication is a promise."""
+    dupes = conn.execute(
+        "select count(*) from (select event_key from marts.lifecycle_events group by event_key having count(*) > 1)"
+    ).fetchone()[0]
+    return CheckResult("duplicate_events", dupes == 0, f"{dupes} event keys appear more than once", {"duplicate_keys": dupes})
+
+
+def clock_skew(conn: duckdb.DuckDBPyConnection) -> CheckResult:
+    """Events that claim to have happened after they were received: the producer's clock is off."""
+    skewed, total = conn.execute(
+        "select count(*) filter (where occurred_at > received_at + to_seconds(?)), count(*) from marts.lifecycle_events",
+        [CLOCK_SKEW_SECONDS],
+    ).fetchone()
+    return CheckResult(
+        "clock_skew",
+        skewed == 0,
+        f"{skewed} of {total} events occurred more than {CLOCK_SKEW_SECONDS}s after they were received",
+        {"skewed": skewed, "total": total},
+    )
+
+
+ALL_CHECKS = (unknown_event_types, quarantine_growth, duplicate_events, clock_skew)
+
+
+def run_checks(conn: duckdb.DuckDBPyConnection) -> list[CheckResult]:
+    return [check(conn) for check in ALL_CHECKS]
