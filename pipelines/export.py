@@ -59,7 +59,7 @@ def export_reports(
         tmp = target.with_name(f".{target.name}.tmp")
         conn.execute(
             f"copy ({report.sql}) to '{_sql_path(tmp)}' "
-            "(format csv, header true, timestampformat '%Y-%m-%dT%H:%M:%S.%fZ')",
+            "(format csv, header true, timestampformat '%Y-%m-%dT%H:%M:%SZ')",
             {k: v for k, v in {"since": since, "team": team}.items() if f"${k}" in report.sql},
         )
         tmp.replace(target)
