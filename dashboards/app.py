@@ -37,7 +37,7 @@ def overview() -> None:
         "from marts.lifecycle_events group by all order by events desc"
     )
     st.subheader("Events per stage and tool")
-    st.plotly_chart(px.bar(by_stage.to_pandas(), x="stage", y="events", color="source_tool"), use_container_width=True)
+    st.plotly_chart(px.bar(by_stage.to_pandas(), x="stage", y="events", color="source_tool"), width="stretch")
     st.dataframe(by_stage, hide_index=True)
     st.download_button("Download CSV", by_stage.write_csv(), "events_per_stage.csv", "text/csv")
 

@@ -51,7 +51,8 @@ def start_dashboard(paths: Paths, port: int = 8501, host: str = "127.0.0.1") -> 
     app = Path(dashboards.__file__).with_name("app.py")
     return subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
-         "--server.address", host, "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+         "--server.address", host, "--server.port", str(port), "--browser.gatherUsageStats", "false",
+         "--client.toolbarMode", "viewer"],
         env=child_env(paths), start_new_session=True,
     )
 
