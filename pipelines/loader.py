@@ -120,40 +120,56 @@ def _read_text(path: Path) -> str:
         return fh.read().decode("utf-8", "replace")
 
 
-_CLASSIFY_SQL = resources.files("pipelines").joinpath("sql/classify.sql").read_text()
+# The fields classification needs, parsed once per document (see classify.sql).
+ENVELOPE_STRUCTURE = json.dumps({
+    "specversion": "VARCHAR", "id": "VARCHAR", "source": "VARCHAR", "type": "VARCHAR", "time": "VARCHAR",
+    "data": "JSON", "headers": "MAP(VARCHAR, VARCHAR)", "body": "JSON", "received_at": "VARCHAR",
+    "context": {"id": "VARCHAR", "source": "VARCHAR", "type": "VARCHAR", "timestamp": "VARCHAR"},
+    "subject": {"content": {"outcome": "VARCHAR", "severity": "VARCHAR"}},
+    "object_kind": "VARCHAR", "event_type": "VARCHAR", "reason": "VARCHAR",
+    "event": {"id": "VARCHAR", "event_type": "VARCHAR"},
+})
+# json_transform needs its structure as a constant, so it is inlined (our literal, never user input).
+_CLASSIFY_SQL = (
+    resources.files("pipelines").joinpath("sql/classify.sql").read_text()
+    .replace("$envelope", "'" + ENVELOPE_STRUCTURE.replace("'", "''") + "'")
+)
+
+_READ_LINES = (
+    "create or replace temp table _lines as "
+    "select line, doc, case when doc is null and trim(text) <> '' then text end as bad from ("
+    "  select line, text, try_cast(text as json) as doc from ("
+    "    select row_number() over () as line, text "
+    "    from read_csv(?, columns = {'text': 'VARCHAR'}, header = false, delim = chr(1), quote = '', "
+    "    escape = '', auto_detect = false, strict_mode = false, max_line_size = ?)))"
+)
 
 
 def _stage_lines(conn: duckdb.DuckDBPyConnection, path: Path) -> str | None:
-    """Fill temp table ``_lines(line, text)``; return a file-level quarantine reason, if any."""
+    """Fill temp table ``_lines(line, doc, bad)``; return a file-level quarantine reason, if any.
+
+    ``doc`` is the parsed JSON of a line, ``bad`` the text of a non-empty line that is not JSON.
+    """
     name = str(path)
     if _first_char(path) == "[":
         try:
             conn.execute(
                 "create or replace temp table _lines as "
-                "select row_number() over () as line, json::varchar as text "
+                "select row_number() over () as line, json as doc, null::varchar as bad "
                 "from read_json_objects(?, format = 'array', maximum_object_size = ?)",
                 [name, MAX_DOCUMENT_BYTES],
             )
             return None
         except duckdb.Error as exc:
             return f"file is not a valid JSON array (batch mode): {_short(exc)}"
-    conn.execute(
-        "create or replace temp table _lines as "
-        "select row_number() over () as line, text "
-        "from read_csv(?, columns = {'text': 'VARCHAR'}, header = false, delim = chr(1), quote = '', "
-        "escape = '', auto_detect = false, strict_mode = false, max_line_size = ?)",
-        [name, MAX_LINE_BYTES],
-    )
-    first_invalid = conn.execute(
-        "select count(*) > 0 from _lines where line = 1 and text is not null and not json_valid(text)"
-    ).fetchone()[0]
-    if first_invalid:
+    conn.execute(_READ_LINES, [name, MAX_LINE_BYTES])
+    if conn.execute("select count(*) > 0 from _lines where line = 1 and bad is not null").fetchone()[0]:
         # Not NDJSON: maybe pretty-printed JSON document(s). If that fails too, keep the lines
         # and let each bad one be quarantined on its own.
         try:
             conn.execute(
                 "create or replace temp table _docs as "
-                "select row_number() over () as line, json::varchar as text "
+                "select row_number() over () as line, json as doc, null::varchar as bad "
                 "from read_json_objects(?, format = 'unstructured', maximum_object_size = ?)",
                 [name, MAX_DOCUMENT_BYTES],
             )
@@ -184,9 +200,7 @@ def _json_error(text: str) -> str:
 
 
 def _quarantine_bad_json(conn: duckdb.DuckDBPyConnection, file: str, load_id: str, now: datetime) -> int:
-    bad = conn.execute(
-        "select line, text from _lines where text is not null and trim(text) <> '' and not json_valid(text) order by line"
-    ).fetchall()
+    bad = conn.execute("select line, bad from _lines where bad is not null order by line").fetchall()
     if bad:
         conn.executemany(
             "insert into raw.quarantine values (?, ?, null, ?, ?, ?, ?)",
@@ -195,43 +209,32 @@ def _quarantine_bad_json(conn: duckdb.DuckDBPyConnection, file: str, load_id: st
     return len(bad)
 
 
-def _attach_validation(conn: duckdb.DuckDBPyConnection, strict: bool) -> None:
-    """Validate CDEvents against the bundled schemas, keeping (not dropping) invalid ones.
+def _validate_cdevents(conn: duckdb.DuckDBPyConnection, strict: bool) -> str:
+    """Validate the new CDEvents against the bundled schemas into ``_validation``; return the join key.
 
-    Default: one representative per distinct (type, JSON shape, enum-valued fields) is checked for
-    structural errors, which then apply to every event of that shape — a handful of Python calls
-    per file instead of one per event. ``strict`` validates every event fully (slower; for audits).
+    Invalid events are kept, never dropped. Default: one representative per distinct shape (type,
+    JSON structure, enum-valued fields) is checked for structural errors, which apply to every event
+    of that shape — a handful of Python calls per file instead of one per event. ``strict``
+    validates every event fully, value-level checks included (slower; for audits).
     """
     registry = default_registry()
-    conn.execute(
-        "create or replace temp table _shaped as select *, "
-        "case when cdevent is not null then md5(concat_ws(chr(31), cdevent -> 'context' ->> 'type', "
-        "json_structure(cdevent)::varchar, cdevent -> 'subject' -> 'content' ->> 'outcome', "
-        "cdevent -> 'subject' -> 'content' ->> 'severity')) end as shape from _new"
-    )
-    rows: list[tuple[str, str, list[str], str | None]] = []
+    conn.execute("create or replace temp table _validation (k varchar, errors varchar[], schema_version varchar)")
     if strict:
-        for key, doc in conn.execute("select event_key, cdevent::varchar from _shaped where cdevent is not null").fetchall():
-            event = json.loads(doc)
-            match = registry.schema_for(event)
-            rows.append((key, "", registry.validate(event) if match else [], match.schema_version if match else None))
-        join = "s.event_key = v.k"
+        sql = ("select c.event_key, c.cdevent::varchar from _candidates c "
+               "join _keep k on k.line = c.line and k.element = coalesce(c.element, 0) where c.cdevent is not null")
+        check = registry.validate
     else:
-        for shape, doc in conn.execute(
-            "select shape, any_value(cdevent)::varchar from _shaped where cdevent is not null group by shape"
-        ).fetchall():
-            event = json.loads(doc)
-            match = registry.schema_for(event)
-            rows.append(("", shape, registry.structural_errors(event) if match else [], match.schema_version if match else None))
-        join = "s.shape = v.shape"
-    conn.execute("create or replace temp table _validation (k varchar, shape varchar, errors varchar[], schema_version varchar)")
+        sql = ("select shape, any_value(cdevent)::varchar from _candidates "
+               "where reason is null and cdevent is not null group by shape")
+        check = registry.structural_errors
+    rows = []
+    for key, doc in conn.execute(sql).fetchall():
+        event = json.loads(doc)
+        match = registry.schema_for(event)
+        rows.append((key, check(event) if match else [], match.schema_version if match else None))
     if rows:
-        conn.executemany("insert into _validation values (?, ?, ?, ?)", rows)
-    conn.execute(
-        "create or replace temp table _validated as select s.*, "
-        "list_concat(s.envelope_errors, coalesce(v.errors, []::varchar[])) as validation_errors, v.schema_version "
-        f"from _shaped s left join _validation v on {join}"
-    )
+        conn.executemany("insert into _validation values (?, ?, ?)", rows)
+    return "c.event_key" if strict else "c.shape"
 
 
 def load_file(
@@ -284,7 +287,7 @@ def load_file(
             pass  # the failure came before `begin`: nothing to roll back
         raise
     finally:
-        for table in ("_lines", "_candidates", "_new", "_shaped", "_validation", "_validated"):
+        for table in ("_lines", "_candidates", "_keep", "_validation"):
             conn.execute(f"drop table if exists {table}")
     return result
 
@@ -300,16 +303,20 @@ def _load_lines(
         [file, load_id, now],
     ).fetchone()[0]
     candidates = conn.execute("select count(*) from _candidates").fetchone()[0]
+    # New events: first occurrence in the file of a key not yet stored (small columns only).
     conn.execute(
-        "create or replace temp table _new as select c.* from _candidates c "
+        "create or replace temp table _keep as select line, coalesce(element, 0) as element from _candidates c "
         "where c.reason is null and not exists (select 1 from raw.events r where r.event_key = c.event_key) "
         "qualify row_number() over (partition by c.event_key order by c.line, c.element) = 1"
     )
-    _attach_validation(conn, strict)
+    key = _validate_cdevents(conn, strict)
     accepted = conn.execute(
-        "insert into raw.events select event_key, key_basis, event_id, event_source, event_type, event_format, "
-        "transport, source_tool, spec_version, occurred_at, received_at, headers, payload, validation_errors, "
-        "schema_version, ?, line, element, ?, ? from _validated order by line, element",
+        "insert into raw.events select c.event_key, c.key_basis, c.event_id, c.event_source, c.event_type, "
+        "c.event_format, c.transport, c.source_tool, c.spec_version, c.occurred_at, c.received_at, c.headers, "
+        "c.payload, list_concat(c.envelope_errors, coalesce(v.errors, []::varchar[])), v.schema_version, "
+        "?, c.line, c.element, ?, ? "
+        "from _candidates c join _keep k on k.line = c.line and k.element = coalesce(c.element, 0) "
+        f"left join _validation v on v.k = {key}",
         [file, load_id, now],
     ).fetchone()[0]
     return FileResult(
