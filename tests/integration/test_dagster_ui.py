@@ -38,3 +38,17 @@ def test_dagster_ui_serves_the_code_location(paths, tmp_path, monkeypatch):
         assert (tmp_path / "dagster_home" / "dagster.yaml").read_text() == serve_processes.REPO_DAGSTER_YAML.read_text()
     finally:
         serve_processes.stop([proc])
+
+
+def test_dagster_definitions_validate_passes(paths, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = serve_processes.child_env(paths) | {"DAGSTER_HOME": str(serve_processes.dagster_home(paths))}
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-m", "pipelines.definitions"],
+        env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "All code locations passed validation" in proc.stderr + proc.stdout

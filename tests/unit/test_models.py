@@ -1,0 +1,87 @@
+"""SQL macros and model discovery: the small pieces the staging models are built from."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from pipelines import modeling
+
+
+@pytest.fixture(scope="module")
+def conn():
+    connection = duckdb.connect()
+    modeling.create_macros(connection)
+    yield connection
+    connection.close()
+
+
+def one(conn, sql, *params):
+    return conn.execute(f"select {sql}", list(params)).fetchone()[0]
+
+
+@pytest.mark.parametrize(("purl", "normalised", "version", "digest"), [
+    ("pkg:oci/myapp@sha256%3A" + "0b31" * 16 + "?repository_url=reg.example/app&tag=1.4.2",
+     "pkg:oci/myapp@sha256:" + "0b31" * 16, "1.4.2", "sha256:" + "0b31" * 16),
+    ("pkg:OCI/MyApp@sha256:" + "ab" * 32, "pkg:oci/MyApp@sha256:" + "ab" * 32, None, "sha256:" + "ab" * 32),
+    ("pkg:golang/mygit.com/myorg/myapp@234fd47e07d1004f0aed9c", "pkg:golang/mygit.com/myorg/myapp@234fd47e07d1004f0aed9c",
+     "234fd47e07d1004f0aed9c", None),
+    ("pkg:npm/%40scope/left-pad", "pkg:npm/@scope/left-pad", None, None),
+    ("not-a-purl", "not-a-purl", None, None),
+])
+def test_purls_normalise_to_one_identity(conn, purl, normalised, version, digest):
+    assert one(conn, "normalise_purl(?)", purl) == normalised
+    assert one(conn, "purl_version(?)", purl) == version
+    assert one(conn, "purl_digest(?)", purl) == digest
+
+
+@pytest.mark.parametrize(("env", "tier"), [
+    ("prod", "production"), ("prod-eu", "production"), ("production", "production"), ("prd1", "production"),
+    ("live", "production"), ("PROD_US", "production"), ("products", "unknown"), ("staging", "staging"),
+    ("preprod", "staging"), ("qa", "testing"), ("uat", "testing"), ("dev", "development"),
+    ("sandbox", "development"), ("perf", "unknown"), (None, None),
+])
+def test_environment_tiers_by_name(conn, env, tier):
+    assert one(conn, "default_environment_tier(?)", env) == tier
+
+
+@pytest.mark.parametrize(("source", "tool"), [
+    ("https://github.com/bank-org/fund-transfer", "github"), ("/argo-cd/prod-eu", "argocd"),
+    ("https://tekton.example/ci", "tekton"), ("https://ci.example.com/x", "ci.example.com"),
+    ("/ticketing/system", "ticketing"), (None, "unknown"),
+])
+def test_tool_from_source(conn, source, tool):
+    assert one(conn, "tool_from_source(?)", source) == tool
+
+
+@pytest.mark.parametrize(("raw", "outcome"), [
+    ("success", "success"), ("pass", "success"), ("FAIL", "failure"), ("error", "error"), ("cancel", "cancelled"),
+    ("canceled", "cancelled"), ("skip", "skipped"), ("weird", "weird"), (None, None), ("", None),
+])
+def test_outcomes_share_one_vocabulary(conn, raw, outcome):
+    assert one(conn, "normalise_outcome(?)", raw) == outcome
+
+
+def test_commit_sha_only_when_it_looks_like_one(conn):
+    assert one(conn, "as_commit_sha(?)", "ABCDEF1") == "abcdef1"
+    assert one(conn, "as_commit_sha(?)", "myChange123") is None
+    assert one(conn, "as_commit_sha(?)", "a" * 41) is None
+
+
+def test_models_are_discovered_with_their_dependencies_in_order():
+    models = modeling.discover_models()
+    assert {"staging.cdevents", "staging.cloudevents", "staging.webhooks", "marts.lifecycle_events"} <= set(models)
+    assert set(models["marts.lifecycle_events"].deps) >= {"staging.cdevents", "staging.cloudevents", "staging.webhooks"}
+    order = [m.qualified for m in modeling.build_order()]
+    assert order.index("staging.cdevents") < order.index("marts.lifecycle_events")
+    assert models["marts.lifecycle_events"].materialization == "table"
+    assert models["staging.cdevents"].materialization == "view"
+    assert models["staging.cdevents"].description.startswith("staging.cdevents:")
+
+
+def test_a_reference_to_a_missing_model_is_an_error(tmp_path):
+    (tmp_path / "staging").mkdir()
+    (tmp_path / "marts").mkdir()
+    (tmp_path / "marts" / "x.sql").write_text("select * from staging.nope")
+    with pytest.raises(ValueError, match="staging.nope"):
+        modeling.discover_models(tmp_path)

@@ -1,0 +1,80 @@
+"""One writer, atomic snapshots, and readers that never see a half-built warehouse."""
+
+from __future__ import annotations
+
+import threading
+
+import duckdb
+import pytest
+
+from pipelines import modeling, tasks, warehouse
+from tests.conftest import cloudevent, write_lines
+
+
+def test_a_second_writer_waits_then_fails_with_an_actionable_message(paths):
+    with warehouse.warehouse_lock(paths):
+        with pytest.raises(warehouse.WarehouseBusy, match="another writer"):
+            with warehouse.warehouse_lock(paths, timeout=0.2):
+                pass
+    with warehouse.warehouse_lock(paths, timeout=0.2):  # released: free again
+        pass
+
+
+def test_the_lock_serialises_writers_across_threads(paths):
+    order: list[str] = []
+
+    def writer(name: str) -> None:
+        with warehouse.warehouse_lock(paths, timeout=10):
+            order.append(f"{name}-in")
+            order.append(f"{name}-out")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert order in (["a-in", "a-out", "b-in", "b-out"], ["b-in", "b-out", "a-in", "a-out"])
+
+
+def test_snapshot_is_read_only_and_missing_snapshot_says_what_to_do(paths, tmp_path):
+    with pytest.raises(warehouse.NoSnapshot, match="lifecycle build"):
+        with warehouse.snapshot_reader(paths):
+            pass
+    tasks.ingest(paths, [write_lines(tmp_path / "a.ndjson", [cloudevent(1)])])
+    tasks.build(paths)
+    with warehouse.snapshot_reader(paths) as conn:
+        assert conn.execute("select count(*) from marts.lifecycle_events").fetchone()[0] == 1
+        with pytest.raises(duckdb.Error, match="read-only"):
+            conn.execute("delete from raw.events")
+
+
+def test_a_reader_holding_the_old_snapshot_keeps_it_while_a_new_one_is_published(paths, tmp_path):
+    tasks.ingest(paths, [write_lines(tmp_path / "a.ndjson", [cloudevent(1)])])
+    tasks.build(paths)
+    with warehouse.snapshot_reader(paths) as old:
+        tasks.ingest(paths, [write_lines(tmp_path / "b.ndjson", [cloudevent(2)])])
+        tasks.build(paths)  # publishes while `old` is open: must neither block nor break it
+        assert old.execute("select count(*) from marts.lifecycle_events").fetchone()[0] == 1
+    with warehouse.snapshot_reader(paths) as new:
+        assert new.execute("select count(*) from marts.lifecycle_events").fetchone()[0] == 2
+    assert not list(paths.serving.parent.glob(".*.tmp"))
+
+
+def test_a_failing_model_rolls_back_and_publishes_nothing(paths, tmp_path, monkeypatch):
+    tasks.ingest(paths, [write_lines(tmp_path / "a.ndjson", [cloudevent(1)])])
+    tasks.build(paths)
+    before = paths.serving.stat().st_mtime_ns
+    tasks.ingest(paths, [write_lines(tmp_path / "b.ndjson", [cloudevent(2)])])
+
+    def broken(conn, model):
+        if model.layer == "marts":
+            raise duckdb.BinderException("boom")
+        return original(conn, model)
+
+    original = modeling.run_model
+    monkeypatch.setattr(modeling, "run_model", broken)
+    with pytest.raises(duckdb.Error, match="boom"):
+        tasks.build(paths)
+    assert paths.serving.stat().st_mtime_ns == before
+    with warehouse.warehouse_lock(paths), warehouse.writer(paths) as conn:
+        assert conn.execute("select count(*) from marts.lifecycle_events").fetchone()[0] == 1
