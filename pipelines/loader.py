@@ -135,45 +135,48 @@ _CLASSIFY_SQL = (
     .replace("$envelope", "'" + ENVELOPE_STRUCTURE.replace("'", "''") + "'")
 )
 
+# Small files are loaded together (one classification pass, one transaction) up to these bounds.
+BATCH_BYTES = 64 * 1024 * 1024
+BATCH_FILES = 500
+
 _READ_LINES = (
-    "create or replace temp table _lines as "
-    "select line, doc, case when doc is null and trim(text) <> '' then text end as bad from ("
+    "insert into _lines select ?, line, doc, case when doc is null and trim(text) <> '' then text end from ("
     "  select line, text, try_cast(text as json) as doc from ("
     "    select row_number() over () as line, text "
     "    from read_csv(?, columns = {'text': 'VARCHAR'}, header = false, delim = chr(1), quote = '', "
     "    escape = '', auto_detect = false, strict_mode = false, max_line_size = ?)))"
 )
+_READ_DOCUMENTS = (
+    "insert into _lines select ?, row_number() over (), json, null "
+    "from read_json_objects(?, format = '{format}', maximum_object_size = ?)"
+)
 
 
-def _stage_lines(conn: duckdb.DuckDBPyConnection, path: Path) -> str | None:
-    """Fill temp table ``_lines(line, doc, bad)``; return a file-level quarantine reason, if any.
+def _stage_file(conn: duckdb.DuckDBPyConnection, file_no: int, path: Path) -> str | None:
+    """Append one file's records to ``_lines(file_no, line, doc, bad)``; return a file-level reason to reject it.
 
     ``doc`` is the parsed JSON of a line, ``bad`` the text of a non-empty line that is not JSON.
     """
     name = str(path)
     if _first_char(path) == "[":
         try:
-            conn.execute(
-                "create or replace temp table _lines as "
-                "select row_number() over () as line, json as doc, null::varchar as bad "
-                "from read_json_objects(?, format = 'array', maximum_object_size = ?)",
-                [name, MAX_DOCUMENT_BYTES],
-            )
+            conn.execute(_READ_DOCUMENTS.format(format="array"), [file_no, name, MAX_DOCUMENT_BYTES])
             return None
         except duckdb.Error as exc:
             return f"file is not a valid JSON array (batch mode): {_short(exc)}"
-    conn.execute(_READ_LINES, [name, MAX_LINE_BYTES])
-    if conn.execute("select count(*) > 0 from _lines where line = 1 and bad is not null").fetchone()[0]:
+    conn.execute(_READ_LINES, [file_no, name, MAX_LINE_BYTES])
+    first_line_bad = conn.execute(
+        "select count(*) > 0 from _lines where file_no = ? and line = 1 and bad is not null", [file_no]
+    ).fetchone()[0]
+    if first_line_bad:
         # Not NDJSON: maybe pretty-printed JSON document(s). If that fails too, keep the lines
         # and let each bad one be quarantined on its own.
+        conn.execute("create or replace temp table _docs as select * from _lines limit 0")
         try:
-            conn.execute(
-                "create or replace temp table _docs as "
-                "select row_number() over () as line, json as doc, null::varchar as bad "
-                "from read_json_objects(?, format = 'unstructured', maximum_object_size = ?)",
-                [name, MAX_DOCUMENT_BYTES],
-            )
-            conn.execute("create or replace temp table _lines as select * from _docs")
+            conn.execute(_READ_DOCUMENTS.format(format="unstructured").replace("into _lines", "into _docs"),
+                         [file_no, name, MAX_DOCUMENT_BYTES])
+            conn.execute("delete from _lines where file_no = ?", [file_no])
+            conn.execute("insert into _lines select * from _docs")
         except duckdb.Error:
             pass
         finally:
@@ -199,29 +202,19 @@ def _json_error(text: str) -> str:
     return "not valid JSON (rejected by DuckDB's JSON parser)"
 
 
-def _quarantine_bad_json(conn: duckdb.DuckDBPyConnection, file: str, load_id: str, now: datetime) -> int:
-    bad = conn.execute("select line, bad from _lines where bad is not null order by line").fetchall()
-    if bad:
-        conn.executemany(
-            "insert into raw.quarantine values (?, ?, null, ?, ?, ?, ?)",
-            [(file, line, _json_error(text), text, load_id, now) for line, text in bad],
-        )
-    return len(bad)
-
-
 def _validate_cdevents(conn: duckdb.DuckDBPyConnection, strict: bool) -> str:
     """Validate the new CDEvents against the bundled schemas into ``_validation``; return the join key.
 
     Invalid events are kept, never dropped. Default: one representative per distinct shape (type,
     JSON structure, enum-valued fields) is checked for structural errors, which apply to every event
-    of that shape — a handful of Python calls per file instead of one per event. ``strict``
+    of that shape — a handful of Python calls per batch instead of one per event. ``strict``
     validates every event fully, value-level checks included (slower; for audits).
     """
     registry = default_registry()
     conn.execute("create or replace temp table _validation (k varchar, errors varchar[], schema_version varchar)")
     if strict:
-        sql = ("select c.event_key, c.cdevent::varchar from _candidates c "
-               "join _keep k on k.line = c.line and k.element = coalesce(c.element, 0) where c.cdevent is not null")
+        sql = ("select c.event_key, c.cdevent::varchar from _candidates c join _keep k using (file_no, line, element) "
+               "where c.cdevent is not null")
         check = registry.validate
     else:
         sql = ("select shape, any_value(cdevent)::varchar from _candidates "
@@ -237,96 +230,90 @@ def _validate_cdevents(conn: duckdb.DuckDBPyConnection, strict: bool) -> str:
     return "c.event_key" if strict else "c.shape"
 
 
-def load_file(
-    conn: duckdb.DuckDBPyConnection,
-    path: Path,
-    forced_source: str | None = None,
-    strict: bool = False,
-) -> FileResult:
-    """Load one file; idempotent through the ledger and the event keys."""
-    if forced_source is not None and forced_source not in KNOWN_SOURCES:
-        raise InputError(f"unknown --source {forced_source!r}; choose one of: {', '.join(KNOWN_SOURCES)}")
-    file = str(path)
-    try:
-        sha = file_sha256(path)
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    # Keyed on content *and* --source: re-loading a quarantined file with --source is the remedy.
-    seen = conn.execute(
-        "select file from raw.loaded_files where sha256 = ? and forced_source is not distinct from ? limit 1",
-        [sha, forced_source],
-    ).fetchone()
-    if seen:
-        return FileResult(file, "skipped", note=f"already loaded (same content as {seen[0]})")
+@dataclass
+class _Pending:
+    index: int  # position in the caller's list, so results come back in input order
+    path: Path
+    sha256: str
+    size: int
 
+
+def _load_batch(
+    conn: duckdb.DuckDBPyConnection, batch: list[_Pending], forced_source: str | None, strict: bool
+) -> list[FileResult]:
+    """Load several files in one classification pass and one transaction (all or nothing)."""
     load_id = uuid.uuid4().hex
     now = datetime.now(UTC)
+    files = [str(p.path) for p in batch]
+    conn.execute("create or replace temp table _lines (file_no integer, line bigint, doc json, bad varchar)")
+    conn.execute("create or replace temp table _files (file_no integer, file varchar)")
+    conn.executemany("insert into _files values (?, ?)", list(enumerate(files)))
+    # Staging happens outside the transaction: a reader error there (a malformed array) must not
+    # abort it; it becomes a quarantine row instead.
+    file_reasons = {no: reason for no, p in enumerate(batch) if (reason := _stage_file(conn, no, p.path))}
     try:
-        # Staging into temp tables happens outside the transaction: a reader error there (a
-        # malformed array) must not abort it; it becomes a quarantine row instead.
-        file_reason = _stage_lines(conn, path)
         conn.execute("begin transaction")
-        if file_reason:
-            conn.execute(
-                "insert into raw.quarantine values (?, null, null, ?, ?, ?, ?)",
-                [file, file_reason, _read_text(path)[: 10 * 1024 * 1024], load_id, now],
-            )
-            result = FileResult(file, "loaded", records=1, quarantined=1, note=file_reason)
-        else:
-            result = _load_lines(conn, file, load_id, now, forced_source, strict)
+        for no, reason in file_reasons.items():
+            conn.execute("insert into raw.quarantine values (?, null, null, ?, ?, ?, ?)",
+                         [files[no], reason, _read_text(batch[no].path)[: 10 * 1024 * 1024], load_id, now])
+        bad = conn.execute("select file_no, line, bad from _lines where bad is not null order by file_no, line").fetchall()
+        if bad:
+            conn.executemany("insert into raw.quarantine values (?, ?, null, ?, ?, ?, ?)",
+                             [(files[no], line, _json_error(text), text, load_id, now) for no, line, text in bad])
+        conn.execute(_CLASSIFY_SQL, {"forced_source": forced_source, "loaded_at": now})
         conn.execute(
-            "insert into raw.loaded_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [file, sha, size, forced_source, load_id, now, result.records, result.accepted, result.duplicates, result.quarantined],
+            "insert into raw.quarantine select f.file, c.line, c.element, c.reason, c.payload::varchar, ?, ? "
+            "from _candidates c join _files f using (file_no) where c.reason is not null",
+            [load_id, now],
         )
+        # New events: the first occurrence in the batch of a key not yet stored (small columns only).
+        conn.execute(
+            "create or replace temp table _keep as select file_no, line, coalesce(element, 0) as element "
+            "from _candidates c where c.reason is null "
+            "and not exists (select 1 from raw.events r where r.event_key = c.event_key) "
+            "qualify row_number() over (partition by c.event_key order by c.file_no, c.line, c.element) = 1"
+        )
+        conn.execute("update _candidates set element = 0 where element is null")
+        key = _validate_cdevents(conn, strict)
+        conn.execute(
+            "insert into raw.events select c.event_key, c.key_basis, c.event_id, c.event_source, c.event_type, "
+            "c.event_format, c.transport, c.source_tool, c.spec_version, c.occurred_at, c.received_at, c.headers, "
+            "c.payload, list_concat(c.envelope_errors, coalesce(v.errors, []::varchar[])), v.schema_version, "
+            "f.file, c.line, nullif(c.element, 0), ?, ? "
+            "from _candidates c join _keep k using (file_no, line, element) join _files f using (file_no) "
+            f"left join _validation v on v.k = {key}",
+            [load_id, now],
+        )
+        counts = {no: (records, rejected) for no, records, rejected in conn.execute(
+            "select file_no, count(*), count(*) filter (where reason is not null) from _candidates group by file_no"
+        ).fetchall()}
+        accepted = dict(conn.execute("select file_no, count(*) from _keep group by file_no").fetchall())
+        bad_per_file: dict[int, int] = {}
+        for no, _line, _text in bad:
+            bad_per_file[no] = bad_per_file.get(no, 0) + 1
+        results = []
+        for no, pending in enumerate(batch):
+            if no in file_reasons:
+                result = FileResult(files[no], "loaded", records=1, quarantined=1, note=file_reasons[no])
+            else:
+                records, rejected = counts.get(no, (0, 0))
+                ok = accepted.get(no, 0)
+                result = FileResult(files[no], "loaded", records=records + bad_per_file.get(no, 0), accepted=ok,
+                                    duplicates=records - rejected - ok, quarantined=rejected + bad_per_file.get(no, 0))
+            conn.execute(
+                "insert into raw.loaded_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [files[no], pending.sha256, pending.size, forced_source, load_id, now,
+                 result.records, result.accepted, result.duplicates, result.quarantined],
+            )
+            results.append(result)
         conn.execute("commit")
+        return results
     except Exception:
-        try:
-            conn.execute("rollback")
-        except duckdb.Error:
-            pass  # the failure came before `begin`: nothing to roll back
+        conn.execute("rollback")
         raise
     finally:
-        for table in ("_lines", "_candidates", "_keep", "_validation"):
+        for table in ("_lines", "_files", "_candidates", "_keep", "_validation"):
             conn.execute(f"drop table if exists {table}")
-    return result
-
-
-def _load_lines(
-    conn: duckdb.DuckDBPyConnection, file: str, load_id: str, now: datetime, forced_source: str | None, strict: bool
-) -> FileResult:
-    bad_json = _quarantine_bad_json(conn, file, load_id, now)
-    conn.execute(_CLASSIFY_SQL, {"forced_source": forced_source, "loaded_at": now})
-    rejected = conn.execute(
-        "insert into raw.quarantine select ?, line, element, reason, payload::varchar, ?, ? "
-        "from _candidates where reason is not null",
-        [file, load_id, now],
-    ).fetchone()[0]
-    candidates = conn.execute("select count(*) from _candidates").fetchone()[0]
-    # New events: first occurrence in the file of a key not yet stored (small columns only).
-    conn.execute(
-        "create or replace temp table _keep as select line, coalesce(element, 0) as element from _candidates c "
-        "where c.reason is null and not exists (select 1 from raw.events r where r.event_key = c.event_key) "
-        "qualify row_number() over (partition by c.event_key order by c.line, c.element) = 1"
-    )
-    key = _validate_cdevents(conn, strict)
-    accepted = conn.execute(
-        "insert into raw.events select c.event_key, c.key_basis, c.event_id, c.event_source, c.event_type, "
-        "c.event_format, c.transport, c.source_tool, c.spec_version, c.occurred_at, c.received_at, c.headers, "
-        "c.payload, list_concat(c.envelope_errors, coalesce(v.errors, []::varchar[])), v.schema_version, "
-        "?, c.line, c.element, ?, ? "
-        "from _candidates c join _keep k on k.line = c.line and k.element = coalesce(c.element, 0) "
-        f"left join _validation v on v.k = {key}",
-        [file, load_id, now],
-    ).fetchone()[0]
-    return FileResult(
-        file,
-        "loaded",
-        records=candidates + bad_json,
-        accepted=accepted,
-        duplicates=candidates - rejected - accepted,
-        quarantined=rejected + bad_json,
-    )
 
 
 def load_files(
@@ -336,11 +323,47 @@ def load_files(
     strict: bool = False,
     on_file: Callable[[Path, FileResult], None] | None = None,
 ) -> LoadResult:
-    """Load files one by one (each in its own transaction: a crash loses at most the file in flight)."""
-    result = LoadResult()
-    for path in files:
-        outcome = load_file(conn, path, forced_source=forced_source, strict=strict)
-        result.files.append(outcome)
+    """Load files, idempotently: the ledger skips content already loaded with the same ``--source``.
+
+    Small files are grouped into batches (one pass, one transaction); a large file is a batch of
+    its own, so a crash loses at most the batch in flight and a re-run redoes exactly that.
+    """
+    if forced_source is not None and forced_source not in KNOWN_SOURCES:
+        raise InputError(f"unknown --source {forced_source!r}; choose one of: {', '.join(KNOWN_SOURCES)}")
+    outcomes: dict[int, FileResult] = {}
+    batch: list[_Pending] = []
+    batch_bytes = 0
+
+    def report(index: int, path: Path, outcome: FileResult) -> None:
+        outcomes[index] = outcome
         if on_file:
             on_file(path, outcome)
-    return result
+
+    def flush() -> None:
+        nonlocal batch, batch_bytes
+        if batch:
+            for pending, outcome in zip(batch, _load_batch(conn, batch, forced_source, strict), strict=True):
+                report(pending.index, pending.path, outcome)
+        batch, batch_bytes = [], 0
+
+    for index, path in enumerate(files):
+        try:
+            sha, size = file_sha256(path), path.stat().st_size
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+        # Keyed on content *and* --source: re-loading a quarantined file with --source is the remedy.
+        seen = conn.execute(
+            "select file from raw.loaded_files where sha256 = ? and forced_source is not distinct from ? limit 1",
+            [sha, forced_source],
+        ).fetchone()
+        twin = next((p for p in batch if p.sha256 == sha), None)
+        if seen or twin:
+            report(index, path, FileResult(str(path), "skipped",
+                                    note=f"already loaded (same content as {seen[0] if seen else twin.path})"))
+            continue
+        if batch and (batch_bytes + size > BATCH_BYTES or len(batch) >= BATCH_FILES):
+            flush()
+        batch.append(_Pending(index, path, sha, size))
+        batch_bytes += size
+    flush()
+    return LoadResult([outcomes[i] for i in sorted(outcomes)])

@@ -1,5 +1,5 @@
 -- Classify every record of one input file and extract its envelope, in one vectorised pass.
--- Input: temp table _lines(line, doc JSON, bad) — doc null for lines that are not JSON. Output: temp table _candidates, one row
+-- Input: temp table _lines(file_no, line, doc JSON, bad) — doc null for lines that are not JSON. Output: temp table _candidates, one row
 -- per event (a batch array expands to one row per element); `reason` is non-null for rows to quarantine.
 -- Parameters: $forced_source (varchar or null), $loaded_at (timestamptz).
 --
@@ -9,6 +9,7 @@
 create or replace temp table _candidates as
 with lines as (
     select
+        file_no,
         line,
         doc,
         left(ltrim(left(doc::varchar, 64)), 1) = '{' as is_object,
@@ -20,6 +21,7 @@ with lines as (
 bodies as (
     -- a captured request {"headers": {...}, "body": ..., "received_at": ...} is the landing zone's own format
     select
+        file_no,
         line,
         s,
         is_object,
@@ -45,7 +47,7 @@ batches as (
 elements as (
     -- CloudEvents batch mode: an array body (or an array line) holds one structured event per element
     select
-        line, h, request_received_at, is_request,
+        file_no, line, h, request_received_at, is_request,
         -- the line's own parse is reused unless the event is a request body or a batch element
         case when not is_request and is_object then s end as s_line,
         unnest(case when is_array and json_array_length(body) > 0
@@ -58,7 +60,7 @@ elements as (
 
 events as (
     select
-        line, h, request_received_at, e, element, is_empty_batch,
+        file_no, line, h, request_received_at, e, element, is_empty_batch,
         case when s_line is not null then s_line else json_transform(e, $envelope) end as s,
         case when s_line is not null then true else left(ltrim(left(e::varchar, 64)), 1) = '{' end as is_object
     from elements
@@ -86,7 +88,7 @@ kinds as (
 
 envelopes as (
     select
-        line, element, h, e, ce_kind, request_received_at, header_tool, is_object, is_empty_batch,
+        file_no, line, element, h, e, ce_kind, request_received_at, header_tool, is_object, is_empty_batch,
         s.subject.content as own_content,
         case when ce_kind is null then header_tool end as webhook_tool,
         case ce_kind when 'binary' then h['ce-id'] when 'structured' then s.id when 'bare' then s.context.id end as ce_id,
@@ -138,6 +140,7 @@ checked as (
 )
 
 select
+    file_no,
     line,
     element,
     case
