@@ -63,3 +63,14 @@ create or replace macro default_environment_tier(env) as
         when regexp_full_match(lower(env), '(dev|develop|development|sandbox|local)([-_.].*|[0-9].*)?') then 'development'
         else 'unknown'
     end;
+
+-- A repository named one way whatever the source: `https://github.com/Org/Repo.git`,
+-- `git@github.com:Org/Repo.git` and `Org/Repo` all become `org/repo` (pipelines.gitlog does the same).
+create or replace macro normalise_repository(r) as
+    nullif(regexp_replace(regexp_replace(regexp_replace(
+        regexp_replace(lower(trim(coalesce(r, ''))), '(\.git)?/?$', ''),
+        '^[a-z][a-z0-9+.-]*://([^@/]+@)?[^/]+/', ''),
+        '^[^@/]+@[^:/]+:', ''), '^/+', ''), '');
+
+-- The first line of a commit message.
+create or replace macro first_line(m) as split_part(coalesce(m, ''), chr(10), 1);

@@ -14,13 +14,14 @@ from pipelines.config import Paths
 import sample_events
 
 SAMPLE_DIR = Path(sample_events.__file__).parent / "data"
+EXPECTED = Path(sample_events.__file__).parent / "expected.json"  # the scenario's ground truth, not an input
 
 
 def prepare(paths: Paths, out_dir: Path, echo: Callable[[str], None] = print) -> str:
     target = paths.landing / "sample"
     target.mkdir(parents=True, exist_ok=True)
     for path in sorted(SAMPLE_DIR.iterdir()):
-        if path.is_file() and path.name != "expected.json" and path.suffix in (".json", ".ndjson", ".gz"):
+        if path.is_file() and path.suffix in (".json", ".ndjson", ".gz"):
             shutil.copyfile(path, target / path.name)
     echo(f"sample events copied to the landing zone {target}")
     loaded = tasks.ingest_landing_zone(paths).as_metadata()

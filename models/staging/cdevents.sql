@@ -91,8 +91,8 @@ select
         case when mapped_stage in ('deployed', 'rolled_back', 'service_removed', 'artifact_published', 'artifact_packaged',
                                    'change_merged', 'build_finished') then 'success' end
     ) as outcome,
-    coalesce(custom ->> 'repository', content -> 'repository' ->> 'id', content -> 'change' ->> 'source',
-             case when (t).subject = 'repository' then coalesce(content ->> 'name', subject_id) end) as repository,
+    normalise_repository(coalesce(custom ->> 'repository', content -> 'repository' ->> 'id', content -> 'change' ->> 'source',
+             case when (t).subject = 'repository' then coalesce(content ->> 'name', subject_id) end)) as repository,
     coalesce(as_commit_sha(custom ->> 'commitSha'), as_commit_sha(content -> 'change' ->> 'id')) as commit_sha,
     case when (t).subject = 'change' then subject_id else content -> 'change' ->> 'id' end as change_id,
     pipeline_run_id,

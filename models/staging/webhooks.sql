@@ -1,7 +1,11 @@
--- staging.webhooks: vendor webhooks, kept with their tool and event name verbatim and no stage until
--- that tool's source model maps them (they count as unknown event types meanwhile).
+-- staging.webhooks: vendor webhooks that no source model maps yet, kept with their tool and event name
+-- verbatim and no stage (they count as unknown event types). Mapped ones: GitHub pushes
+-- (staging.github_push_commits) and git history (staging.git_history).
 with source as (
-    select * from raw.events where event_format = 'webhook'
+    select * from raw.events
+    where event_format = 'webhook'
+      and not (source_tool = 'github' and event_type = 'push')
+      and source_tool is distinct from 'git'
 )
 
 select
