@@ -2,8 +2,8 @@
 ``lifecycle build`` and the Dagster model assets.
 
 A model is ``models/<layer>/<name>.sql`` holding one SELECT; it becomes ``<layer>.<name>``:
-a view in ``staging`` and ``intermediate`` (cheap, always current), a table in ``marts`` (what
-readers query, so it is computed once per build). Dependencies are the ``layer.name`` references
+a view in ``staging`` (cheap, always current), a table in ``intermediate`` and ``marts`` (computed
+once per build, then read by several models and by readers). Dependencies are the ``layer.name`` references
 in the SQL — no templating to learn.
 """
 
@@ -31,8 +31,9 @@ class Model:
     layer: str
     name: str
     path: Path
-    sql: str
+    sql: str  # for a Python model: its docstring (the definition in words)
     deps: tuple[str, ...]  # qualified names of models (raw tables excluded)
+    python: Callable[[duckdb.DuckDBPyConnection], int] | None = None  # a model computed in Python
 
     @property
     def qualified(self) -> str:
@@ -40,7 +41,7 @@ class Model:
 
     @property
     def materialization(self) -> str:
-        return "table" if self.layer == "marts" else "view"
+        return "view" if self.layer == "staging" else "table"
 
     @property
     def description(self) -> str:
@@ -53,10 +54,21 @@ class Model:
         return " ".join(lines)
 
 
+def python_models() -> list[Model]:
+    """Models computed in Python (graph walks SQL does badly), declared with their inputs."""
+    from pipelines import linking
+
+    return [
+        Model("intermediate", "change_deliveries", Path(linking.__file__),
+              "-- " + (linking.__doc__ or "").strip().splitlines()[0],
+              ("intermediate.commits", "intermediate.deployments"), linking.build_change_deliveries),
+    ]
+
+
 @cache
 def discover_models(root: Path = MODELS_DIR) -> dict[str, Model]:
     """All models by qualified name; fails loudly on a reference to a model that does not exist."""
-    models: dict[str, Model] = {}
+    models: dict[str, Model] = {m.qualified: m for m in python_models()} if root == MODELS_DIR else {}
     for layer in LAYERS:
         for path in sorted((root / layer).glob("*.sql")):
             sql = path.read_text()
@@ -83,6 +95,8 @@ def create_macros(conn: duckdb.DuckDBPyConnection, root: Path = MODELS_DIR) -> N
 
 def run_model(conn: duckdb.DuckDBPyConnection, model: Model) -> int | None:
     """(Re)create one model; returns the row count for tables. Idempotent: create or replace."""
+    if model.python is not None:
+        return model.python(conn)
     conn.execute(f"create or replace {model.materialization} {model.qualified} as\n{model.sql}")
     if model.materialization == "table":
         return conn.execute(f"select count(*) from {model.qualified}").fetchone()[0]

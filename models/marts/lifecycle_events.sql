@@ -1,37 +1,7 @@
 -- marts.lifecycle_events: one row per canonical event, deduplicated (raw.events holds each event key
--- once). The union of every staging model, with the environment tier resolved.
-with cdevents as (
-    select * from staging.cdevents
-),
-
-cloudevents as (
-    select * from staging.cloudevents
-),
-
-webhooks as (
-    select * from staging.webhooks
-),
-
-github_commits as (
-    select * exclude (parent_sha, branch, is_distinct, forced, author, subject, position)
-    from staging.github_push_commits
-),
-
-git_history as (
-    select * exclude (record_kind, parent_shas, authored_at, tag, author, subject)
-    from staging.git_history
-),
-
-unioned as (
-    select * from cdevents
-    union all by name
-    select * from cloudevents
-    union all by name
-    select * from webhooks
-    union all by name
-    select * from github_commits
-    union all by name
-    select * from git_history
+-- once; a GitHub push becomes one `commit` event per commit it lists), with the environment tier.
+with events as (
+    select * from intermediate.canonical_events
 )
 
 select
@@ -54,7 +24,7 @@ select
     team,
     app,
     environment,
-    default_environment_tier(environment) as environment_tier,
+    environment_tier,
     cluster,
     incident_id,
     severity,
@@ -62,4 +32,4 @@ select
     links,
     subject_id,
     validation_errors
-from unioned
+from events

@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from models import MODELS_DIR
 from pipelines import loader, modeling, warehouse
 from pipelines.orchestration.resources import WarehouseResource
 
@@ -58,7 +59,7 @@ def _model_asset(model: modeling.Model) -> dg.AssetsDefinition:
         description=model.description or None,
         kinds={"duckdb", "sql"},
         pool=POOL,
-        metadata={"sql_file": str(model.path.relative_to(model.path.parents[2])), "materialization": model.materialization},
+        metadata={"source_file": str(model.path.relative_to(MODELS_DIR.parent)), "materialization": model.materialization},
     )
     def _asset(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource) -> dg.MaterializeResult:
         with warehouse_db.writer() as conn:

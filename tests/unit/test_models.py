@@ -71,11 +71,15 @@ def test_commit_sha_only_when_it_looks_like_one(conn):
 def test_models_are_discovered_with_their_dependencies_in_order():
     models = modeling.discover_models()
     assert {"staging.cdevents", "staging.cloudevents", "staging.webhooks", "marts.lifecycle_events"} <= set(models)
-    assert set(models["marts.lifecycle_events"].deps) >= {"staging.cdevents", "staging.cloudevents", "staging.webhooks"}
+    assert set(models["intermediate.canonical_events"].deps) >= {
+        "staging.cdevents", "staging.cloudevents", "staging.webhooks", "staging.github_push_commits"}
+    assert models["marts.lifecycle_events"].deps == ("intermediate.canonical_events",)
     order = [m.qualified for m in modeling.build_order()]
-    assert order.index("staging.cdevents") < order.index("marts.lifecycle_events")
+    assert order.index("staging.cdevents") < order.index("intermediate.canonical_events")
+    assert order.index("intermediate.change_deliveries") < order.index("marts.changes")
     assert models["marts.lifecycle_events"].materialization == "table"
     assert models["staging.cdevents"].materialization == "view"
+    assert models["intermediate.change_deliveries"].python is not None
     assert models["staging.cdevents"].description.startswith("staging.cdevents:")
 
 

@@ -1,0 +1,84 @@
+-- intermediate.artifacts: one row per artifact (normalised purl) with the commit it was built from and
+-- how that link was made, strongest first: the CDEvents artifact.packaged `change.id`, the build that
+-- produced it (build.finished metadata), any event of its chain (chainId), a git tag equal to its
+-- version. `commit_link` records which; null when no link exists.
+with events as (
+    select * from intermediate.canonical_events where artifact_id is not null
+),
+
+chains as (
+    select
+        chain_id,
+        any_value(commit_sha) filter (where commit_sha is not null) as commit_sha,
+        min(occurred_at) filter (where stage in ('pipeline_queued', 'build_queued')) as build_queued_at,
+        min(occurred_at) filter (where stage in ('pipeline_started', 'build_started')) as build_started_at
+    from intermediate.canonical_events
+    where chain_id is not null
+    group by chain_id
+),
+
+facts as (
+    select
+        artifact_id,
+        mode(service) as service,
+        mode(team) as team,
+        mode(app) as app,
+        mode(version) as version,
+        any_value(digest) filter (where digest is not null) as digest,
+        mode(repository) as repository,
+        any_value(commit_sha) filter (where stage = 'artifact_packaged' and commit_sha is not null) as packaged_commit,
+        any_value(commit_sha) filter (where stage = 'build_finished' and commit_sha is not null) as build_commit,
+        any_value(chain_id) filter (where stage in ('artifact_packaged', 'build_finished') and chain_id is not null)
+            as chain_id,
+        min(occurred_at) filter (where stage = 'build_finished') as build_finished_at,
+        min(occurred_at) filter (where stage = 'artifact_packaged') as packaged_at,
+        min(occurred_at) filter (where stage = 'artifact_published') as published_at,
+        min(occurred_at) as first_seen_at
+    from events
+    group by artifact_id
+),
+
+tags as (
+    select repository, tag, commit_sha
+    from staging.git_history
+    where record_kind = 'tag'
+),
+
+linked as (
+    select
+        f.*,
+        c.commit_sha as chain_commit,
+        c.build_queued_at,
+        c.build_started_at,
+        t.commit_sha as tag_commit
+    from facts f
+    left join chains c on c.chain_id = f.chain_id
+    left join tags t
+        on t.tag in (f.version, 'v' || f.version) and (f.repository is null or t.repository = f.repository)
+    qualify row_number() over (partition by f.artifact_id order by t.tag) = 1
+)
+
+select
+    l.artifact_id,
+    coalesce(l.service, s.service) as service,
+    coalesce(l.team, s.team) as team,
+    coalesce(l.app, s.app) as app,
+    l.version,
+    l.digest,
+    coalesce(l.repository, s.repository) as repository,
+    coalesce(l.packaged_commit, l.build_commit, l.chain_commit, l.tag_commit) as commit_sha,
+    case
+        when l.packaged_commit is not null then 'artifact_packaged'
+        when l.build_commit is not null then 'build'
+        when l.chain_commit is not null then 'chain_id'
+        when l.tag_commit is not null then 'version_tag'
+    end as commit_link,
+    l.chain_id,
+    l.build_queued_at,
+    l.build_started_at,
+    l.build_finished_at,
+    l.packaged_at,
+    l.published_at,
+    l.first_seen_at
+from linked l
+left join intermediate.service_catalogue s on s.service = l.service

@@ -1,0 +1,63 @@
+-- intermediate.deployments: one row per deployment outcome to one environment/cluster — successful
+-- (deployed, or a reported rollback) and failed attempts (outcome = failure) — with rollback and
+-- redeploy detection per (service, environment, cluster), in time order:
+-- a redeploy is the artifact already running there; a rollback is a reported rollback, or an artifact
+-- that ran there before but not just now (a previously deployed, older version).
+with events as (
+    select *
+    from intermediate.canonical_events
+    where stage in ('deployed', 'rolled_back', 'deploy_failed')
+),
+
+enriched as (
+    select
+        e.event_id as deployment_id,
+        coalesce(e.service, a.service) as service,
+        coalesce(e.team, a.team, s.team) as team,
+        coalesce(e.app, a.app, s.app) as app,
+        e.environment,
+        coalesce(e.cluster, e.environment) as cluster,
+        e.environment_tier,
+        e.environment_tier = 'production' as is_production,
+        e.artifact_id,
+        coalesce(e.version, a.version) as version,
+        a.commit_sha,
+        a.commit_link,
+        coalesce(a.repository, s.repository) as repository,
+        e.occurred_at as deployed_at,
+        case when e.stage = 'deploy_failed' then 'failure' else 'success' end as outcome,
+        e.stage = 'rolled_back' as reported_rollback,
+        e.source_tool,
+        e.chain_id
+    from events e
+    left join intermediate.artifacts a on a.artifact_id = e.artifact_id
+    left join intermediate.service_catalogue s on s.service = coalesce(e.service, a.service)
+),
+
+successes as (
+    select
+        *,
+        lag(artifact_id) over running as previous_artifact_id,
+        count(*) over (
+            partition by service, environment, cluster, artifact_id
+            order by deployed_at, deployment_id rows between unbounded preceding and 1 preceding
+        ) as earlier_runs_of_artifact
+    from enriched
+    where outcome = 'success'
+    window running as (partition by service, environment, cluster order by deployed_at, deployment_id)
+)
+
+select
+    * exclude (earlier_runs_of_artifact),
+    artifact_id is not distinct from previous_artifact_id and not reported_rollback as is_redeploy,
+    reported_rollback or (earlier_runs_of_artifact > 0 and artifact_id is distinct from previous_artifact_id)
+        as is_rollback
+from successes
+union all by name
+select
+    *,
+    null::varchar as previous_artifact_id,
+    false as is_redeploy,
+    false as is_rollback
+from enriched
+where outcome = 'failure'
