@@ -1,0 +1,174 @@
+-- marts.dora_metrics: the five DORA metrics per period (day, week, month, all) × grain (overall,
+-- service, app, team, environment) × group. Production = environment tier production; each cluster's
+-- deployment counts for frequency. Definitions (docs/metrics.md has them in full):
+--   deployments: successful production deployments (rollbacks and redeploys included); deployment_days:
+--     distinct UTC dates with one; median_deployment_days_per_week over the weeks of the period
+--     (zeros included) → deployment_frequency bucket;
+--   lead time: per change delivered by a deployment of the period, p50/p90 (continuous, interpolated)
+--     and mean of the positive lead times; non-positive ones (clock skew) are excluded and counted;
+--   change_fail_rate = failed_changes / deployments; rework_rate = rework_deployments / deployments;
+--   recovery_time: over the failed changes of the period; incident_time_to_restore: plain incident time.
+-- Tiers use the newest report year of marts.dora_benchmarks (benchmark_year says which).
+with deployments as (
+    select * from marts.deployments where is_production
+),
+
+facts as (
+    select 'deployment' as kind, deployed_at as ts, service, app, team, environment,
+           caused_failure, is_rework, recovery_time_s, null::double as lead_time_s, null::double as restore_s
+    from deployments where outcome = 'success'
+    union all
+    select 'failed_attempt', deployed_at, service, app, team, environment, false, false, null, null, null
+    from deployments where outcome = 'failure'
+    union all
+    select 'change', d.deployed_at, d.service, d.app, d.team, d.environment, false, false, null, c.lead_time_s, null
+    from marts.changes c join deployments d using (deployment_id)
+    union all
+    select 'incident', i.opened_at, i.service, s.app, s.team, i.environment, false, false, null, null,
+           i.time_to_restore_s
+    from marts.incidents i left join intermediate.service_catalogue s using (service)
+    where i.opened_at is not null
+),
+
+grouped as (
+    select
+        f.*,
+        unnest([
+            {'group_by': 'overall', 'group_value': 'all'},
+            {'group_by': 'service', 'group_value': f.service},
+            {'group_by': 'app', 'group_value': f.app},
+            {'group_by': 'team', 'group_value': f.team},
+            {'group_by': 'environment', 'group_value': f.environment}
+        ], recursive := true)
+    from facts f
+),
+
+periods(period) as (
+    values ('day'), ('week'), ('month'), ('all')
+),
+
+bounds as (
+    select
+        date_trunc('week', min(deployed_at)) as first_week,
+        date_trunc('week', max(deployed_at)) as last_week,
+        date_trunc('day', min(deployed_at)) as first_day
+    from marts.deployments
+),
+
+period_facts as (
+    select
+        p.period,
+        case when p.period = 'all' then b.first_day else date_trunc(p.period, g.ts) end as period_start,
+        g.*
+    from grouped g
+    cross join periods p
+    cross join bounds b
+    where g.group_value is not null
+),
+
+metrics as (
+    select
+        period,
+        period_start,
+        group_by,
+        group_value,
+        count(*) filter (where kind = 'deployment') as deployments,
+        count(distinct ts::date) filter (where kind = 'deployment') as deployment_days,
+        count(*) filter (where kind = 'failed_attempt') as failed_deployment_attempts,
+        count(*) filter (where kind = 'deployment' and caused_failure) as failed_changes,
+        count(*) filter (where kind = 'deployment' and is_rework) as rework_deployments,
+        count(*) filter (where kind = 'change') as changes_deployed,
+        count(*) filter (where kind = 'change' and lead_time_s > 0) as lead_time_n,
+        count(*) filter (where kind = 'change' and lead_time_s <= 0) as lead_time_nonpositive_excluded,
+        quantile_cont(lead_time_s, 0.5) filter (where kind = 'change' and lead_time_s > 0) as lead_time_p50_s,
+        quantile_cont(lead_time_s, 0.9) filter (where kind = 'change' and lead_time_s > 0) as lead_time_p90_s,
+        avg(lead_time_s) filter (where kind = 'change' and lead_time_s > 0) as lead_time_mean_s,
+        count(*) filter (where kind = 'deployment' and caused_failure and recovery_time_s is not null)
+            as recovery_time_n,
+        count(*) filter (where kind = 'deployment' and caused_failure and recovery_time_s is null) as unrecovered,
+        quantile_cont(recovery_time_s, 0.5) filter (where kind = 'deployment' and caused_failure) as recovery_time_p50_s,
+        quantile_cont(recovery_time_s, 0.9) filter (where kind = 'deployment' and caused_failure) as recovery_time_p90_s,
+        count(*) filter (where kind = 'incident') as incidents,
+        quantile_cont(restore_s, 0.5) filter (where kind = 'incident') as incident_time_to_restore_p50_s
+    from period_facts
+    group by all
+),
+
+weekly_days as (
+    select group_by, group_value, date_trunc('week', ts) as week_start, count(distinct ts::date) as days
+    from grouped
+    where kind = 'deployment' and group_value is not null
+    group by all
+),
+
+calendar as (
+    -- every week the data touches, for every group: weeks without a deployment count as zero
+    select g.group_by, g.group_value, w.week_start, coalesce(d.days, 0) as days
+    from (select distinct group_by, group_value from metrics) g
+    cross join (
+        select unnest(generate_series(first_week, last_week, interval 1 week)) as week_start from bounds
+    ) w
+    left join weekly_days d using (group_by, group_value, week_start)
+),
+
+weekly_median as (
+    select
+        p.period,
+        case when p.period = 'all' then b.first_day else date_trunc(p.period, c.week_start) end as period_start,
+        c.group_by,
+        c.group_value,
+        median(c.days) as median_deployment_days_per_week,
+        avg((c.days > 0)::int) as share_of_weeks_with_deployments,
+        count(*) as weeks
+    from calendar c
+    cross join (values ('month'), ('all')) p(period)
+    cross join bounds b
+    group by all
+    union all
+    select 'week', week_start, group_by, group_value, days, (days > 0)::int, 1
+    from calendar
+),
+
+benchmark as (
+    select * from marts.dora_benchmarks
+    where report_year = (select max(report_year) from marts.dora_benchmarks)
+),
+
+combined as (
+    select
+        m.*,
+        m.failed_changes / nullif(m.deployments, 0) as change_fail_rate,
+        (m.failed_changes + m.failed_deployment_attempts)
+            / nullif(m.deployments + m.failed_deployment_attempts, 0) as change_fail_rate_incl_failed_attempts,
+        m.rework_deployments / nullif(m.deployments, 0) as rework_rate,
+        w.median_deployment_days_per_week,
+        case
+            when w.weeks is null then null
+            when w.median_deployment_days_per_week >= 5 then 'on-demand'
+            when w.median_deployment_days_per_week >= 1 then 'daily-weekly'
+            when w.share_of_weeks_with_deployments >= 0.25 then 'weekly-monthly'
+            when m.deployments > 0 then 'monthly-6-monthly'
+            else 'fewer'
+        end as deployment_frequency
+    from metrics m
+    left join weekly_median w using (period, period_start, group_by, group_value)
+)
+
+select
+    c.*,
+    (select max(report_year) from benchmark) as benchmark_year,
+    (select b.tier from benchmark b where b.metric = 'deployment_frequency' and b.label = c.deployment_frequency
+     order by b.tier_rank limit 1) as deployment_frequency_tier,
+    case when c.lead_time_n > 0 then
+        (select b.tier from benchmark b where b.metric = 'lead_time'
+            and (b.upper_bound is null or c.lead_time_p50_s < b.upper_bound) order by b.tier_rank limit 1)
+    end as lead_time_tier,
+    case when c.deployments > 0 then
+        (select b.tier from benchmark b where b.metric = 'change_fail_rate'
+            and (b.upper_bound is null or c.change_fail_rate <= b.upper_bound) order by b.tier_rank limit 1)
+    end as change_fail_rate_tier,
+    case when c.recovery_time_n > 0 then
+        (select b.tier from benchmark b where b.metric = 'recovery_time'
+            and (b.upper_bound is null or c.recovery_time_p50_s < b.upper_bound) order by b.tier_rank limit 1)
+    end as recovery_time_tier
+from combined c
