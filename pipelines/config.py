@@ -6,6 +6,7 @@ Environment variables (a contract, see README):
 - ``LIFECYCLE_WAREHOUSE``: the writer's DuckDB file (default ``./data/warehouse.duckdb``).
 - ``LIFECYCLE_SERVING``: the published read-only snapshot (default: ``serving.duckdb`` beside the warehouse).
 - ``LIFECYCLE_LANDING``: the landing zone directory (default: ``landing/`` beside the warehouse).
+- ``LIFECYCLE_REPORTS``: where the Dagster report asset writes CSVs (default: ``reports/`` beside the warehouse).
 - ``LIFECYCLE_LOCK_TIMEOUT``: seconds a writer waits for the warehouse lock (default 600).
 """
 
@@ -32,6 +33,11 @@ class Paths:
     @property
     def data_dir(self) -> Path:
         return self.warehouse.parent
+
+    @property
+    def reports(self) -> Path:
+        env = os.environ.get("LIFECYCLE_REPORTS")
+        return Path(env).expanduser().absolute() if env else self.data_dir / "reports"
 
 
 def resolve_paths(warehouse: str | os.PathLike | None = None, landing: str | os.PathLike | None = None) -> Paths:

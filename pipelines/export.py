@@ -18,7 +18,51 @@ class Report:
     sql: str  # may use $since (timestamp) and $team (varchar); both null when not given
 
 
+_DORA_WEEKLY = """
+        select period_start as week_start, group_value as {grain}, deployments, deployment_days,
+               changes_deployed, lead_time_n, lead_time_p50_s, lead_time_p90_s, lead_time_nonpositive_excluded,
+               failed_changes, change_fail_rate, failed_deployment_attempts, recovery_time_n, recovery_time_p50_s,
+               rework_deployments, rework_rate, incidents, incident_time_to_restore_p50_s,
+               deployment_frequency, lead_time_tier, change_fail_rate_tier, recovery_time_tier, benchmark_year
+        from marts.dora_metrics
+        where period = 'week' and group_by = '{grain}'
+          and ($since::timestamptz is null or period_start >= date_trunc('week', $since::timestamptz))
+          and ($team::varchar is null or {team_filter})
+        order by week_start, {grain}
+        """
+
 REPORTS: tuple[Report, ...] = (
+    Report("dora_weekly_by_team", "The DORA metrics per team and ISO week.",
+           _DORA_WEEKLY.format(grain="team", team_filter="group_value = $team::varchar")),
+    Report("dora_weekly_by_service", "The DORA metrics per service and ISO week.",
+           _DORA_WEEKLY.format(grain="service", team_filter=(
+               "group_value in (select service from intermediate.service_catalogue where team = $team::varchar)")
+           )),
+    Report(
+        "deployments",
+        "Every deployment (production and not, failed attempts included) behind the DORA figures.",
+        """
+        select deployment_id, deployed_at, service, team, app, environment, cluster, environment_tier, is_production,
+               outcome, version, artifact_id, commit_sha, is_rollback, is_redeploy, is_hotfix, is_rework,
+               caused_failure, recovered_at, recovery_time_s
+        from marts.deployments
+        where ($since::timestamptz is null or deployed_at >= $since::timestamptz)
+          and ($team::varchar is null or team = $team::varchar)
+        order by deployed_at, deployment_id
+        """,
+    ),
+    Report(
+        "changes",
+        "Every commit with the production deployment that delivered it and its lead time.",
+        """
+        select commit_sha, repository, service, team, committed_at, deployment_id, deployed_at,
+               deployed_environment, lead_time_s, lead_time_basis
+        from marts.changes
+        where ($since::timestamptz is null or coalesce(deployed_at, committed_at) >= $since::timestamptz)
+          and ($team::varchar is null or team = $team::varchar)
+        order by committed_at, commit_sha
+        """,
+    ),
     Report(
         "events_weekly",
         "Events per ISO week, tool and stage.",

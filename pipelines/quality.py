@@ -85,7 +85,29 @@ def clock_skew(conn: duckdb.DuckDBPyConnection) -> CheckResult:
     )
 
 
-ALL_CHECKS = (unknown_event_types, quarantine_growth, duplicate_events, clock_skew)
+MIN_LINK_COVERAGE = 0.9
+
+
+def link_coverage(conn: duckdb.DuckDBPyConnection) -> CheckResult:
+    """Share of successful production deployments traced back to a commit (so their lead times count)."""
+    total, linked = conn.execute(
+        "select count(*), count(*) filter (where commit_sha is not null) from marts.deployments "
+        "where is_production and outcome = 'success'"
+    ).fetchone()
+    methods = conn.execute(
+        "select coalesce(commit_link, 'unlinked'), count(*) from marts.deployments "
+        "where is_production and outcome = 'success' group by 1 order by 2 desc"
+    ).fetchall()
+    share = linked / total if total else 1.0
+    return CheckResult(
+        "link_coverage",
+        share >= MIN_LINK_COVERAGE,
+        f"{linked} of {total} production deployments ({share:.1%}) traced to a commit (wanted: {MIN_LINK_COVERAGE:.0%})",
+        {"linked": linked, "total": total, "share": round(share, 4), "by_method": {m: n for m, n in methods}},
+    )
+
+
+ALL_CHECKS = (unknown_event_types, quarantine_growth, duplicate_events, clock_skew, link_coverage)
 
 
 def run_checks(conn: duckdb.DuckDBPyConnection) -> list[CheckResult]:

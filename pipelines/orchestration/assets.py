@@ -4,7 +4,7 @@
 import dagster as dg
 
 from models import MODELS_DIR
-from pipelines import loader, modeling, warehouse
+from pipelines import export, loader, modeling, warehouse
 from pipelines.orchestration.resources import WarehouseResource
 
 POOL = "warehouse"  # dagster.yaml limits every pool to 1: one writer at a time
@@ -81,3 +81,13 @@ def serving_snapshot(warehouse_db: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.warehouse_lock(paths):
         published = warehouse.publish_snapshot(paths)
     return dg.MaterializeResult(metadata={"path": str(published), "bytes": published.stat().st_size})
+
+
+@dg.asset(key=dg.AssetKey(["reports", "csv"]), deps=[SNAPSHOT], group_name="serving", kinds={"csv"},
+          description="The CSV reports (weekly DORA per team and per service, deployments, changes) from the snapshot.")
+def csv_reports(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource) -> dg.MaterializeResult:
+    paths = warehouse_db.paths
+    with warehouse.snapshot_reader(paths) as conn:
+        written = export.export_reports(conn, paths.reports)
+    context.log.info(f"wrote {len(written)} reports to {paths.reports}")
+    return dg.MaterializeResult(metadata={"directory": str(paths.reports), **{k: v for k, v in written.items()}})

@@ -8,6 +8,7 @@ from pipelines.orchestration.assets import POOL, RAW_QUARANTINE
 from pipelines.orchestration.resources import WarehouseResource
 
 LIFECYCLE_EVENTS = dg.AssetKey(["marts", "lifecycle_events"])
+DEPLOYMENTS = dg.AssetKey(["marts", "deployments"])
 
 
 def _check(asset_key: dg.AssetKey, check_fn) -> dg.AssetChecksDefinition:
@@ -30,4 +31,5 @@ ASSET_CHECKS = [
     _check(LIFECYCLE_EVENTS, quality.duplicate_events),
     _check(LIFECYCLE_EVENTS, quality.clock_skew),
     _check(RAW_QUARANTINE, quality.quarantine_growth),
+    _check(DEPLOYMENTS, quality.link_coverage),
 ]

@@ -18,7 +18,8 @@ def _resources(paths):
 
 
 def _all_assets():
-    return [assets.load_landing_zone, *assets.MODEL_ASSETS, assets.serving_snapshot, *checks.ASSET_CHECKS]
+    return [assets.load_landing_zone, *assets.MODEL_ASSETS, assets.serving_snapshot, assets.csv_reports,
+            *checks.ASSET_CHECKS]
 
 
 def test_definitions_load_with_every_layer_jobs_sensor_and_schedule():
@@ -30,7 +31,7 @@ def test_definitions_load_with_every_layer_jobs_sensor_and_schedule():
     assert {s.name for s in defs.sensors} == {"landing_zone_sensor"}
     assert {s.name for s in defs.schedules} == {"nightly_load_and_build"}
     check_names = {k.name for k in repo.asset_graph.asset_check_keys}
-    assert {"unknown_event_types", "quarantine_growth", "duplicate_events", "clock_skew"} <= check_names
+    assert {"unknown_event_types", "quarantine_growth", "duplicate_events", "clock_skew", "link_coverage"} <= check_names
 
 
 def test_materializing_twice_is_idempotent(paths):
@@ -53,6 +54,7 @@ def test_materializing_twice_is_idempotent(paths):
                         "(select count(*) from marts.lifecycle_events)")[0] == counts
     assert second.asset_materializations_for_node("load_landing_zone")[0].metadata["files_skipped"].value == 91
     assert paths.serving.exists()
+    assert (paths.reports / "dora_weekly_by_team.csv").exists() and (paths.reports / "deployments.csv").exists()
 
 
 def test_sensor_requests_a_run_only_when_the_landing_zone_changes(paths):

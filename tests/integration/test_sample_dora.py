@@ -114,3 +114,19 @@ def test_incident_attribution_matches(sample_metrics):
     truth = json.loads(EXPECTED.read_text())["incidents"]
     got = {r[0]: r[1:] for r in query(paths, "select incident_id, attribution, deployment_id from marts.incidents")}
     assert got == {i["incident_id"]: (i["attribution"], i.get("deployment_id")) for i in truth}
+
+
+def test_funnel_counts_artifacts_by_furthest_stage(sample_metrics):
+    """Cumulative: an artifact that reached production also reached every earlier step."""
+    paths, _, _ = sample_metrics
+    truth = json.loads(EXPECTED.read_text())["funnel"]["artifacts"]
+    reached = dict(query(paths, """
+        select step, count(*) from marts.artifact_journeys, unnest([
+            {'step': 'built', 'ok': packaged_at is not null or build_finished_at is not null},
+            {'step': 'published', 'ok': published_at is not null},
+            {'step': 'dev', 'ok': furthest_stage in ('development', 'testing', 'staging', 'production')},
+            {'step': 'qa', 'ok': furthest_stage in ('testing', 'staging', 'production')},
+            {'step': 'staging', 'ok': furthest_stage in ('staging', 'production')},
+            {'step': 'production', 'ok': reached_production}], recursive := true)
+        where ok group by step"""))
+    assert reached == truth
