@@ -121,12 +121,12 @@ def test_funnel_counts_artifacts_by_furthest_stage(sample_metrics):
     paths, _, _ = sample_metrics
     truth = json.loads(EXPECTED.read_text())["funnel"]["artifacts"]
     reached = dict(query(paths, """
-        select step, count(*) from marts.artifact_journeys, unnest([
+        select step, count(*) from (select unnest([
             {'step': 'built', 'ok': packaged_at is not null or build_finished_at is not null},
             {'step': 'published', 'ok': published_at is not null},
             {'step': 'dev', 'ok': furthest_stage in ('development', 'testing', 'staging', 'production')},
             {'step': 'qa', 'ok': furthest_stage in ('testing', 'staging', 'production')},
             {'step': 'staging', 'ok': furthest_stage in ('staging', 'production')},
-            {'step': 'production', 'ok': reached_production}], recursive := true)
+            {'step': 'production', 'ok': reached_production}], recursive := true) from marts.artifact_journeys)
         where ok group by step"""))
     assert reached == truth
