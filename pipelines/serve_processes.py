@@ -69,7 +69,12 @@ def stop(procs: list[subprocess.Popen], timeout: float = 10) -> None:
 
 
 def wait(procs: list[subprocess.Popen]) -> None:
-    """Block until one child exits or Ctrl-C, then stop them all."""
+    """Block until one child exits, Ctrl-C or SIGTERM, then stop them all (they run in their own sessions)."""
+
+    def terminate(signum, frame):  # noqa: ARG001 - signal handler signature
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
     try:
         while all(p.poll() is None for p in procs):
             try:
