@@ -74,3 +74,14 @@ create or replace macro normalise_repository(r) as
 
 -- The first line of a commit message.
 create or replace macro first_line(m) as split_part(coalesce(m, ''), chr(10), 1);
+
+-- A timestamp in any of the shapes webhooks send, as UTC: ISO 8601 / RFC 3339 (`Z`, `+02:00`, `+0200`),
+-- GitLab's `2021-01-01 10:00:00 UTC` and `2021-01-01 10:00:00 +0200`, a zone name. A timestamp with
+-- no zone is taken as UTC (whatever the session's TimeZone); unreadable text gives null.
+create or replace macro parse_timestamp(s) as
+    case
+        when regexp_matches(trim(coalesce(s, '')),
+            '[0-9]:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?\s*([Zz]|[+-][0-9]{2}(:?[0-9]{2})?|[A-Za-z][A-Za-z_/]*)$')
+            then try_cast(regexp_replace(trim(s), '\s+([+-][0-9]{2}(:?[0-9]{2})?|[Zz])$', '\1') as timestamptz)
+        else timezone('UTC', try_cast(trim(s) as timestamp))
+    end;

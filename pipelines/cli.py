@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pipelines import export as export_mod
-from pipelines import loader, tasks, warehouse
+from pipelines import gitlog, loader, tasks, warehouse
 from pipelines.config import resolve_paths
 
 console = Console()
@@ -34,7 +34,7 @@ class CliError(click.ClickException):
     """A one-line error: `lifecycle: error: …` and exit code 1."""
 
     def show(self, file=None) -> None:  # noqa: ARG002 - click's signature
-        err_console.print(f"[bold red]lifecycle: error:[/] {self.message}", highlight=False)
+        err_console.print(f"[bold red]lifecycle: error:[/] {self.message}", highlight=False, soft_wrap=True)
 
 
 def _fail_on_known_errors(func):
@@ -45,7 +45,7 @@ def _fail_on_known_errors(func):
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except (loader.InputError, warehouse.WarehouseBusy, warehouse.NoSnapshot, ValueError) as exc:
+        except (loader.InputError, gitlog.GitError, warehouse.WarehouseBusy, warehouse.NoSnapshot, ValueError) as exc:
             raise CliError(str(exc)) from None
         except Exception as exc:  # DuckDB errors in user SQL and the like
             if type(exc).__module__.startswith(("duckdb", "_duckdb")):
@@ -94,6 +94,28 @@ def ingest(paths: tuple[Path, ...], source: str | None, strict: bool, warehouse_
     )
     if totals["quarantined"]:
         console.print(f"see why: lifecycle sql \"select * from raw.quarantine\" (after `lifecycle build`)")
+
+
+@main.command("ingest-git")
+@click.argument("repo", type=click.Path(path_type=Path))
+@click.option("--branch", default=None,
+              help="Read the commits reachable from this branch (default: every branch and tag).")
+@click.option("--repo-url", default=None,
+              help="The repository's URL or org/name, to match other sources (default: the origin remote).")
+@warehouse_option
+@_fail_on_known_errors
+def ingest_git(repo: Path, branch: str | None, repo_url: str | None, warehouse_path: Path | None) -> None:
+    """Load a local clone's history (commits with parents, tags) via the landing zone into raw.events."""
+    resolved = resolve_paths(warehouse_path)
+    with console.status("reading git history…"):
+        result = tasks.ingest_git(resolved, repo, branch=branch, repo_url=repo_url)
+    totals = result.load.as_metadata()
+    note = " (file already loaded)" if totals["files_skipped"] else ""
+    console.print(
+        f"{result.repository}: {result.commits} commits and {result.tags} tags read → {_short_path(result.landing_file)}; "
+        f"{totals['accepted']} accepted, {totals['duplicates']} duplicate, {totals['quarantined']} quarantined{note}",
+        highlight=False, soft_wrap=True,
+    )
 
 
 @main.command()

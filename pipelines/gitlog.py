@@ -4,8 +4,20 @@ Git history is the ground truth for ancestry: push webhooks only list the commit
 deployment's lead times need the whole graph (DESIGN §5). Times come from epoch seconds (``%at``,
 ``%ct``): real histories carry invalid timezone offsets such as ``+518:00``, the epoch is always right.
 
+What is read:
+
+- commits reachable from ``branch``, or by default from every branch, remote-tracking branch and tag
+  (not ``--all``: that would also walk stashes, notes and hosting refs such as ``refs/pull/*``);
+- every tag, with the commit it points to after peeling annotated (and nested) tags; a tag of a tree
+  or a blob names no commit and is skipped. ``tagged_at`` is the tagger date of an annotated tag, else
+  the committer date of its commit (git's ``creatordate``).
+
 The records are captured requests (``X-Lifecycle-Source: git``) written to the landing zone and then
-loaded like any other file, so they are deduplicated, ledgered and replayable the same way.
+loaded like any other file, so they are deduplicated, ledgered and replayable the same way. The
+delivery id of a commit is ``<repository>@commit:<sha>`` and of a tag ``<repository>@tag:<name>``: re-reading
+a history adds only new commits and tags (a tag moved to another commit keeps its first record).
+
+Pure: subprocess calls to ``git`` only, no warehouse and no Dagster.
 """
 
 from __future__ import annotations
@@ -13,27 +25,33 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 FIELD = "\x1f"
 RECORD = "\x1e"
 LOG_FORMAT = FIELD.join(["%H", "%P", "%at", "%ct", "%an", "%ae", "%s"]) + RECORD
-TAG_FORMAT = FIELD.join(["%(refname:short)", "%(objectname)", "%(*objectname)", "%(creatordate:unix)"])
+TAG_FORMAT = FIELD.join(["%(refname)", "%(creatordate:unix)"])
+DEFAULT_REVS = ("--branches", "--remotes", "--tags")
 
 
 class GitError(RuntimeError):
     """The path is not a readable git repository, or git failed."""
 
 
-def _git(repo: Path, *args: str) -> str:
+def _git(repo: Path, *args: str, stdin: str | None = None) -> str:
     try:
-        proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            ["git", "-C", str(repo), *args], input=stdin, capture_output=True, check=False,
+            text=True, encoding="utf-8", errors="replace",  # old histories hold latin-1 names
+        )
     except FileNotFoundError:
-        raise GitError("git is not installed") from None
+        raise GitError("git is not installed (needed to read a repository's history)") from None
     if proc.returncode != 0:
-        raise GitError(f"git {' '.join(args[:2])} failed in {repo}: {proc.stderr.strip().splitlines()[-1:]}")
+        lines = proc.stderr.strip().splitlines()
+        reason = lines[-1] if lines else f"exit code {proc.returncode}"
+        raise GitError(f"git {args[0]} failed in {repo}: {reason}")
     return proc.stdout
 
 
@@ -45,7 +63,18 @@ def normalise_repository(url_or_name: str) -> str:
     text = url_or_name.strip().lower().removesuffix("/").removesuffix(".git")
     text = re.sub(r"^[a-z][a-z0-9+.-]*://(?:[^@/]+@)?[^/]+/", "", text)  # scheme://[user@]host/
     text = re.sub(r"^[^@/]+@[^:/]+:", "", text)  # user@host:
-    return text
+    return text.lstrip("/")  # a local path as origin: the macro drops leading slashes too
+
+
+def check_repository(repo: Path) -> Path:
+    """The repository's directory, or GitError with a message a person can act on."""
+    if not Path(repo).exists():
+        raise GitError(f"no such directory: {repo}")
+    try:
+        _git(repo, "rev-parse", "--git-dir")
+    except GitError:
+        raise GitError(f"not a git repository: {repo}") from None
+    return Path(repo)
 
 
 def repository_name(repo: Path, repo_url: str | None = None) -> str:
@@ -54,7 +83,8 @@ def repository_name(repo: Path, repo_url: str | None = None) -> str:
     try:
         return normalise_repository(_git(repo, "remote", "get-url", "origin").strip())
     except GitError:
-        return normalise_repository(repo.resolve().name)
+        top = Path(repo).resolve()
+        return normalise_repository(top.name.removesuffix(".git") or str(top))
 
 
 def _iso(epoch: str) -> str:
@@ -62,10 +92,11 @@ def _iso(epoch: str) -> str:
 
 
 def read_history(repo: Path, branch: str | None = None, repo_url: str | None = None) -> Iterator[dict]:
-    """Yield a record per commit reachable from ``branch`` (default: all refs) and per tag."""
+    """Yield a record per commit reachable from ``branch`` (default: all branches and tags) and per tag."""
+    check_repository(repo)
     name = repository_name(repo, repo_url)
-    rev = [branch] if branch else ["--all"]
-    out = _git(repo, "log", "--topo-order", f"--format={LOG_FORMAT}", *rev)
+    revs = ["--end-of-options", branch] if branch else list(DEFAULT_REVS)
+    out = _git(repo, "log", "--topo-order", f"--format={LOG_FORMAT}", *revs, "--")
     for raw in out.split(RECORD):
         raw = raw.strip("\n")
         if not raw:
@@ -74,25 +105,45 @@ def read_history(repo: Path, branch: str | None = None, repo_url: str | None = N
         yield {"kind": "commit", "repository": name, "sha": sha, "parents": parents.split() if parents else [],
                "authored_at": _iso(authored), "committed_at": _iso(committed),
                "author": author, "author_email": email, "subject": subject}
+    yield from _tags(repo, name)
+
+
+def _tags(repo: Path, name: str) -> Iterator[dict]:
+    refs = []
     for line in _git(repo, "for-each-ref", "refs/tags", f"--format={TAG_FORMAT}").splitlines():
-        tag, obj, peeled, created = line.split(FIELD)
-        yield {"kind": "tag", "repository": name, "name": tag, "sha": peeled or obj,
+        refname, created = line.split(FIELD)
+        refs.append((refname, created))
+    if not refs:
+        return
+    # one git process peels every tag to its commit, however deeply annotated tags are nested
+    peeled = _git(repo, "cat-file", "--batch-check=%(objectname) %(objecttype)",
+                  stdin="".join(f"{refname}^{{commit}}\n" for refname, _ in refs)).splitlines()
+    for (refname, created), answer in zip(refs, peeled, strict=True):
+        sha, _, kind = answer.partition(" ")
+        if kind != "commit":  # "<ref>^{commit} missing": a tag of a tree or a blob
+            continue
+        yield {"kind": "tag", "repository": name, "name": refname.removeprefix("refs/tags/"), "sha": sha,
                "tagged_at": _iso(created) if created else None}
 
 
-def write_landing_file(records: Iterator[dict], landing: Path, repository: str, head: str) -> Path:
+def delivery_key(record: dict) -> str:
+    return f"{record['repository']}@{record['kind']}:{record.get('name') or record['sha']}"
+
+
+def write_landing_file(records: Iterable[dict], landing: Path, repository: str, head: str) -> Path:
     """Write the records as captured requests to ``landing/git/<repo>/<head>.ndjson`` (atomic rename)."""
-    target = landing / "git" / repository.replace("/", "__") / f"{head}.ndjson"
+    folder = re.sub(r"[^a-z0-9._-]+", "_", repository.replace("/", "__").lower()).lstrip(".") or "repository"
+    target = Path(landing) / "git" / folder / f"{head}.ndjson"
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    with open(tmp, "w") as fh:
+    tmp = target.with_name(f".{target.name}.tmp")  # hidden and *.tmp: no loader picks it up half-written
+    with open(tmp, "w", encoding="utf-8") as fh:
         for record in records:
-            key = f"{record['repository']}@{record['kind']}:{record.get('name') or record['sha']}"
-            envelope = {"headers": {"X-Lifecycle-Source": "git", "X-Lifecycle-Delivery": key}, "body": record}
-            fh.write(json.dumps(envelope, separators=(",", ":")) + "\n")
+            envelope = {"headers": {"X-Lifecycle-Source": "git", "X-Lifecycle-Delivery": delivery_key(record)},
+                        "body": record}
+            fh.write(json.dumps(envelope, separators=(",", ":"), ensure_ascii=False) + "\n")
     tmp.replace(target)
     return target
 
 
 def head_sha(repo: Path, branch: str | None = None) -> str:
-    return _git(repo, "rev-parse", branch or "HEAD").strip()
+    return _git(repo, "rev-parse", "--verify", "--end-of-options", f"{branch or 'HEAD'}^{{commit}}").strip()

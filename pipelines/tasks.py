@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines import loader, modeling, quality, warehouse
+from pipelines import gitlog, loader, modeling, quality, warehouse
 from pipelines.config import Paths
 
 
@@ -24,6 +24,35 @@ def ingest(
     files = loader.discover(inputs)
     with warehouse.warehouse_lock(paths), warehouse.writer(paths) as conn:
         return loader.load_files(conn, files, forced_source=source, strict=strict, on_file=on_file)
+
+
+@dataclass
+class GitIngestResult:
+    repository: str
+    commits: int
+    tags: int
+    landing_file: Path
+    load: loader.LoadResult
+
+
+def ingest_git(paths: Paths, repo: str | Path, branch: str | None = None,
+               repo_url: str | None = None) -> GitIngestResult:
+    """Read a local clone's commits and tags, write them to the landing zone, and load that file.
+
+    The same loader as ``ingest`` loads it, so re-reading an unchanged history skips the file (ledger)
+    and re-reading a grown one accepts only the new commits and tags (delivery ids).
+    Raises ``gitlog.GitError`` when ``repo`` is not a git repository or has no commits.
+    """
+    repo = Path(repo)
+    records = list(gitlog.read_history(repo, branch=branch, repo_url=repo_url))
+    commits = sum(1 for r in records if r["kind"] == "commit")
+    if not commits:
+        raise gitlog.GitError(f"no commits to read in {repo}" + (f" on {branch}" if branch else ""))
+    name = gitlog.repository_name(repo, repo_url)
+    head = next(r["sha"] for r in records if r["kind"] == "commit")  # the newest tip, in topological order
+    landing_file = gitlog.write_landing_file(records, paths.landing, name, head)
+    load = ingest(paths, [landing_file])
+    return GitIngestResult(name, commits, len(records) - commits, landing_file, load)
 
 
 def ingest_landing_zone(paths: Paths, on_file=None) -> loader.LoadResult:

@@ -16,6 +16,16 @@ github_commits as (
     from staging.github_push_commits
 ),
 
+gitlab_commits as (
+    select * exclude (parent_sha, branch, is_distinct, forced, author, subject, position, push_key)
+    from staging.gitlab_push_commits
+),
+
+gitlab_tags as (
+    select * exclude (record_kind, tag, author)
+    from staging.gitlab_tags
+),
+
 git_history as (
     select * exclude (record_kind, parent_shas, authored_at, tag, author, subject)
     from staging.git_history
@@ -29,6 +39,10 @@ unioned as (
     select * from webhooks
     union all by name
     select * from github_commits
+    union all by name
+    select * from gitlab_commits
+    union all by name
+    select * from gitlab_tags
     union all by name
     select * from git_history
 )

@@ -1,12 +1,21 @@
 -- intermediate.commits: one row per (repository, commit sha) with when it was made and its parents.
--- Git history wins (true parents, epoch seconds); else GitHub push payloads (first parent inferred
--- from the order of the push; a commit listed by several pushes keeps every inferred parent, which
--- only ever adds commits the deployment contains anyway). `time_source` says which.
+-- Git history wins (true parents, epoch seconds); else GitHub and GitLab push payloads (first parent
+-- inferred from the order of the push; a commit listed by several pushes keeps every inferred parent,
+-- which only ever adds commits the deployment contains anyway). `time_source` says which: git,
+-- github_push or gitlab_push (github_push when both list it).
 with git as (
     select repository, commit_sha, any_value(parent_shas) as parent_shas, min(occurred_at) as committed_at
     from staging.git_history
     where record_kind = 'commit'
     group by repository, commit_sha
+),
+
+pushes as (
+    select repository, commit_sha, parent_sha, occurred_at, received_at, source_tool
+    from staging.github_push_commits
+    union all
+    select repository, commit_sha, parent_sha, occurred_at, received_at, source_tool
+    from staging.gitlab_push_commits
 ),
 
 pushed as (
@@ -15,8 +24,9 @@ pushed as (
         commit_sha,
         coalesce(list(distinct parent_sha) filter (where parent_sha is not null), []::varchar[]) as parent_shas,
         min(occurred_at) as committed_at,
-        min(received_at) as first_pushed_at
-    from staging.github_push_commits
+        min(received_at) as first_pushed_at,
+        min(source_tool) || '_push' as push_source
+    from pushes
     group by repository, commit_sha
 )
 
@@ -26,6 +36,6 @@ select
     coalesce(g.parent_shas, p.parent_shas) as parent_shas,
     coalesce(g.committed_at, p.committed_at) as committed_at,
     p.first_pushed_at,
-    case when g.commit_sha is not null then 'git' else 'github_push' end as time_source
+    case when g.commit_sha is not null then 'git' else p.push_source end as time_source
 from git g
 full outer join pushed p on g.repository = p.repository and g.commit_sha = p.commit_sha
