@@ -1,7 +1,8 @@
 -- staging.github_push_commits: one row per commit listed in a GitHub `push` webhook to a branch.
 -- A push lists its commits oldest first; the first one's parent is the push's `before`, each later one's
 -- parent is the one before it (true for the first parent; enough for "contains" on the pushed branch).
--- Pushes with no commits (branch or tag deletions) and tag pushes produce no row.
+-- Pushes with no commits (branch or tag deletions) and tag pushes produce no row. After a force push
+-- the first commit's parent is left unknown: `before` was discarded, so it is not an ancestor.
 with pushes as (
     select event_key, event_id, received_at, payload as body
     from raw.events
@@ -33,7 +34,9 @@ select
     received_at,
     repository,
     lower(c ->> 'id') as commit_sha,
-    case when position = 1 then lower(before_sha)
+    -- after a force push `before` is the discarded head, not an ancestor: the first commit's parent is
+    -- then unknown (git history, if loaded, knows it) rather than wrong
+    case when position = 1 then (case when forced then null else lower(before_sha) end)
          else lower(lag(c ->> 'id') over (partition by event_key order by position)) end as parent_sha,
     replace(ref, 'refs/heads/', '') as branch,
     coalesce(try_cast(c ->> 'distinct' as boolean), true) as is_distinct,

@@ -90,7 +90,8 @@ class World:
             doc["customData"] = custom
         self.items.append(Item("cdevent", doc))
 
-    def push(self, delivery: str, commits: list[tuple[str, float | str]], repo: str | None = None) -> list[str]:
+    def push(self, delivery: str, commits: list[tuple[str, float | str]], repo: str | None = None,
+             forced: bool = False) -> list[str]:
         """A push to main listing `commits` (name, commit time) oldest first; returns their shas."""
         repo = repo or self.repo
         shas = [sha(f"{repo}:{name}") for name, _ in commits]
@@ -99,6 +100,7 @@ class World:
         last_time = commits[-1][1]
         body = {
             "ref": "refs/heads/main", "before": before, "after": shas[-1], "repository": {"full_name": repo},
+            "forced": forced,
             "commits": [{"id": s, "timestamp": stamp(t), "message": f"{name}\n\nbody of {name}",
                          "author": {"name": "Dev", "email": "dev@bank.example"}}
                         for s, (name, t) in zip(shas, commits, strict=True)],
@@ -662,3 +664,25 @@ def test_the_hand_written_events_are_valid_cdevents_v0_5_1():
         assert registry.validate(item.doc) == [], item.doc
         checked += 1
     assert checked > 10
+
+
+def test_a_force_push_does_not_make_the_discarded_head_an_ancestor(paths, tmp_path):
+    """After a force push, `before` is the discarded head: the new commit does not contain it.
+
+    Story: push p1: c1 08:00, c2 09:00. Force push p2 (before = c2, forced): c3 10:00 — history rewritten,
+    c2 thrown away (c3's real parent is c1, which the payload does not say). Artifact from c3, d1 → prod-eu
+    11:00. Without git history the first commit of a forced push has an unknown parent, so d1 delivers c3
+    only: c3 → 11:00 − 10:00 = 3600 s. c2 never shipped (null). c1 stays undelivered — an under-count that
+    loading the clone's history with `lifecycle ingest-git` removes — rather than c2 counted as shipped.
+    """
+    w = World()
+    c1, c2 = w.push("p1", [("c1", 0), ("c2", 1)])
+    c3, = w.push("p2", [("c3", 2)], forced=True)
+    a1 = w.package("pkg1", 2.5, c3, "2.0.0")
+    w.deploy("d1", 3, a1, "prod-eu")
+    w.build(paths, tmp_path)
+
+    ch = changes(paths)
+    assert lead(ch, c3) == ("d1", 3600)
+    assert lead(ch, c2) == (None, None)
+    assert lead(ch, c1) == (None, None)
