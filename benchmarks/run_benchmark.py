@@ -1,0 +1,140 @@
+"""End-to-end benchmark: generate N sample events, then time each step against a baseline measured in the
+same run (the machines are noisy: ratios, not seconds, are what compare across runs).
+
+Steps, each in its own process so its peak memory (ru_maxrss) is its own:
+  baseline  DuckDB's own read_json of the same files into a table, extracting the canonical columns —
+            the practical limit of this machine for "read the events";
+  ingest    `lifecycle ingest` of the same files;
+  build     `lifecycle build` (all models + quality checks + snapshot publish);
+  increment 10k new events (a second generated day) ingested and built on top;
+  queries   representative dashboard queries on the snapshot.
+
+    python benchmarks/run_benchmark.py --events 1000000 [--out benchmarks/results/1m.json] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+BASELINE_SQL = """
+create table baseline as
+select id, source, type, try_cast(time as timestamptz) as occurred_at,
+       data->>'$.subject.id' as subject_id, data->>'$.customData.service' as service,
+       data->>'$.customData.environment' as environment, data->>'$.subject.content.artifactId' as artifact_id
+from read_json(?, format = 'newline_delimited', columns = {
+    'id': 'VARCHAR', 'source': 'VARCHAR', 'type': 'VARCHAR', 'time': 'VARCHAR', 'data': 'JSON'})
+"""
+
+DASHBOARD_QUERIES = {
+    "dora_overview": "select * from marts.dora_metrics where period = 'all' and group_by = 'overall'",
+    "deployments_per_week": "select date_trunc('week', deployed_at) w, environment, count(*) from marts.deployments "
+                            "where outcome = 'success' group by all",
+    "lead_time_distribution": "select lead_time_s from marts.changes where lead_time_s > 0",
+    "journey_lookup": "select * from marts.artifact_journeys where service = (select min(service) from "
+                      "marts.artifact_journeys) order by first_production_at desc nulls last limit 50",
+    "events_by_stage": "select stage, source_tool, count(*) from marts.lifecycle_events group by all",
+}
+
+
+def run_step(name: str, argv: list[str], env: dict[str, str]) -> dict:
+    """Run one step under a fresh wrapper process, so the peak RSS reported is that step's alone."""
+    wrapper = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:]); "
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(p.returncode)")
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", wrapper, *argv], env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"{name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    peak_kib = int(proc.stderr.strip().splitlines()[-1])
+    return {"seconds": round(seconds, 3), "peak_rss_mib": round(peak_kib / 1024, 1)}
+
+
+def python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--keep", type=Path, default=None, help="work directory to keep (default: a temp dir)")
+    args = parser.parse_args()
+
+    work = args.keep or Path(tempfile.mkdtemp(prefix="lifecycle-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    data, extra = work / "events", work / "increment"
+    env = dict(os.environ, LIFECYCLE_WAREHOUSE=str(work / "wh" / "warehouse.duckdb"))
+    env.pop("LIFECYCLE_SERVING", None)
+    env.pop("LIFECYCLE_LANDING", None)
+    result: dict = {"events_requested": args.events, "cpus": os.cpu_count()}
+
+    if not (data / "cloudevents.ndjson").exists():
+        result["generate"] = run_step("generate", [sys.executable, "-m", "sample_events.generate", "--out", str(data),
+                                                   "--events", str(args.events)], env)
+    structured = data / "cloudevents.ndjson"
+    files = sorted(str(p) for p in data.iterdir() if p.suffix in (".ndjson", ".json") and p.name != "expected.json")
+    result["input_bytes"] = sum(Path(f).stat().st_size for f in files)
+
+    baseline_db = work / "baseline.duckdb"
+    baseline_db.unlink(missing_ok=True)
+    result["baseline"] = run_step("baseline", python(
+        "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+        f"c.execute({BASELINE_SQL!r}, [sys.argv[2]])") + [str(baseline_db), str(structured)], env)
+    result["baseline"]["events"] = int(subprocess.run(
+        python("import duckdb, sys; print(duckdb.connect(sys.argv[1]).execute('select count(*) from baseline').fetchone()[0])")
+        + [str(baseline_db)], capture_output=True, text=True).stdout)
+    baseline_ingest = run_step("ingest-structured", [str(BIN / "lifecycle"), "ingest", str(structured)], env)
+    result["ingest_structured_only"] = baseline_ingest
+    result["ingest_rest"] = run_step("ingest", [str(BIN / "lifecycle"), "ingest", *files], env)
+    result["build"] = run_step("build", [str(BIN / "lifecycle"), "build"], env)
+
+    if not (extra / "cloudevents.ndjson").exists():
+        run_step("generate-increment", [sys.executable, "-m", "sample_events.generate", "--out", str(extra),
+                                        "--days", "1", "--start", "2026-10-01", "--seed", "99"], env)
+    extra_files = sorted(str(p) for p in extra.iterdir() if p.suffix in (".ndjson", ".json") and p.name != "expected.json")
+    inc_ingest = run_step("increment-ingest", [str(BIN / "lifecycle"), "ingest", *extra_files], env)
+    inc_build = run_step("increment-build", [str(BIN / "lifecycle"), "build"], env)
+    result["increment"] = {"ingest": inc_ingest, "build": inc_build,
+                           "seconds": round(inc_ingest["seconds"] + inc_build["seconds"], 3)}
+
+    serving = work / "wh" / "serving.duckdb"
+    timings = json.loads(subprocess.run(python(
+        "import duckdb, json, sys, time\n"
+        "c = duckdb.connect(sys.argv[1], read_only=True)\nout = {}\n"
+        "for name, q in json.loads(sys.argv[2]).items():\n"
+        "    best = 1e9\n"
+        "    for _ in range(3):\n"
+        "        t = time.perf_counter(); c.execute(q).fetchall(); best = min(best, time.perf_counter() - t)\n"
+        "    out[name] = round(best * 1000, 1)\n"
+        "print(json.dumps(out))") + [str(serving), json.dumps(DASHBOARD_QUERIES)],
+        capture_output=True, text=True, check=True).stdout)
+    result["dashboard_queries_ms"] = timings
+
+    base = result["baseline"]["seconds"]
+    result["ratios_to_baseline"] = {
+        "ingest_structured_file": round(baseline_ingest["seconds"] / base, 2),
+        "build": round(result["build"]["seconds"] / base, 2),
+    }
+    result["increment_share_of_build"] = round(result["increment"]["seconds"] / result["build"]["seconds"], 3)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
