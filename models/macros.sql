@@ -85,3 +85,80 @@ create or replace macro parse_timestamp(s) as
             then try_cast(regexp_replace(trim(s), '\s+([+-][0-9]{2}(:?[0-9]{2})?|[Zz])$', '\1') as timestamptz)
         else timezone('UTC', try_cast(trim(s) as timestamp))
     end;
+
+-- ---------------------------------------------------------------------------------------------------
+-- Vendor webhooks (models/staging/<source>_*.sql, docs/sources.md)
+-- ---------------------------------------------------------------------------------------------------
+
+-- An OCI image reference `registry/path/name:tag@sha256:…` taken apart: the repository path without the
+-- registry host, the image name (last path segment, lower-case: the purl `name`), tag and digest.
+create or replace macro image_parts(ref) as
+    regexp_extract(lower(trim(coalesce(ref, ''))),
+        '^(?:([^/]+[.:][^/]*|localhost)/)?([^:@]+?)(?::([^:@/]+))?(?:@(sha256:[0-9a-f]{64}))?$',
+        ['registry', 'path', 'tag', 'digest']);
+
+create or replace macro image_name(ref) as
+    nullif(regexp_extract(image_parts(ref).path, '([^/]+)$', 1), '');
+
+create or replace macro image_digest(ref) as nullif(image_parts(ref).digest, '');
+
+create or replace macro image_tag(ref) as nullif(image_parts(ref).tag, '');
+
+-- The artifact id of an OCI image (DESIGN §4: a normalised purl). With a digest it is the purl of the
+-- spec, `pkg:oci/<name>@sha256:<digest>`; a reference with a tag only (no digest known) becomes
+-- `pkg:oci/<name>@<tag>` — the tag stands in for the digest, so a moved tag cannot be told apart.
+create or replace macro oci_artifact_id(name, digest, tag) as
+    case
+        when nullif(trim(coalesce(name, '')), '') is null then null
+        when regexp_full_match(lower(coalesce(digest, '')), 'sha256:[0-9a-f]{64}')
+            then 'pkg:oci/' || lower(trim(name)) || '@' || lower(digest)
+        when nullif(trim(coalesce(tag, '')), '') is not null then 'pkg:oci/' || lower(trim(name)) || '@' || trim(tag)
+    end;
+
+create or replace macro image_artifact_id(ref) as
+    oci_artifact_id(image_name(ref), image_digest(ref), image_tag(ref));
+
+-- The source code of a repository at a commit, as a purl: what a deployment of a commit deploys when no
+-- built artifact is named (a GitHub deployment, an Argo CD or Flux sync of a Git revision):
+-- `pkg:github/<owner>/<repo>@<sha>` on github.com, `pkg:gitlab/<path>@<sha>` on a GitLab host, else
+-- `pkg:generic/<path>@<sha>`. Null without a sha.
+create or replace macro source_artifact_id(repo_url, sha) as
+    case
+        when as_commit_sha(sha) is null or normalise_repository(repo_url) is null then null
+        when lower(coalesce(repo_url, '')) like '%github.com%' or lower(repo_url) not like '%/%'
+            or regexp_full_match(lower(repo_url), '[a-z0-9_.-]+/[a-z0-9_.-]+')
+            then 'pkg:github/' || normalise_repository(repo_url) || '@' || as_commit_sha(sha)
+        when lower(repo_url) like '%gitlab%' then 'pkg:gitlab/' || normalise_repository(repo_url) || '@' || as_commit_sha(sha)
+        else 'pkg:generic/' || normalise_repository(repo_url) || '@' || as_commit_sha(sha)
+    end;
+
+-- A GitHub Actions / checks conclusion in the outcome vocabulary (success | failure | error | cancelled |
+-- skipped): timed_out is a failure, startup_failure an error, stale a cancellation, neutral a skip;
+-- action_required is no outcome yet.
+create or replace macro github_outcome(c) as
+    case lower(coalesce(c, ''))
+        when '' then null
+        when 'timed_out' then 'failure'
+        when 'startup_failure' then 'error'
+        when 'stale' then 'cancelled'
+        when 'neutral' then 'skipped'
+        when 'action_required' then null
+        else normalise_outcome(c)
+    end;
+
+-- A job or workflow that runs tests, by its name: test, tests, e2e, integration, unit, lint, check(s),
+-- qa, codeql (as a word). Such jobs map to the test stages, the others to build / task stages.
+create or replace macro is_test_job(name) as
+    regexp_matches(lower(coalesce(name, '')),
+        '(^|[^a-z])(test|tests|testing|e2e|integration|unit|lint|linter|linters|lint[a-z]*|check|checks|qa|codeql)([^a-z]|$)');
+
+-- The labels that mark an issue as an incident (GitHub and GitLab issues), lower-case: `incident_labels` of
+-- the configuration (pipelines/source_config.py), `incident` by default. GitLab issues of type `incident`
+-- are incidents whatever their labels.
+create or replace macro incident_labels() as (select coalesce(list(label), ['incident']) from config.incident_labels);
+
+-- A name that is a placeholder, not an environment or cluster.
+create or replace macro meaningful_name(x) as
+    case when lower(trim(coalesce(x, ''))) in ('', 'in-cluster', 'default', 'kubernetes.default.svc',
+                                               'https://kubernetes.default.svc') then null
+         else trim(x) end;

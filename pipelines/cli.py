@@ -191,6 +191,31 @@ def dashboard(port: int, host: str, warehouse_path: Path | None) -> None:
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Beyond loopback a secret must be configured (see docs/receiver.md).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--landing", "landing_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Landing zone [env LIFECYCLE_LANDING; default landing/ beside the warehouse]; "
+                   "files go to <landing>/receiver/date=YYYY-MM-DD/.")
+@click.option("--max-body-bytes", type=click.IntRange(min=1), default=5 * 1024 * 1024, show_default=True,
+              help="Largest request body accepted (413 above).")
+@warehouse_option
+@_fail_on_known_errors
+def serve(host: str, port: int, landing_dir: Path | None, max_body_bytes: int, warehouse_path: Path | None) -> None:
+    """Receive CloudEvents, CDEvents and webhooks over HTTP into the landing zone (never the warehouse)."""
+    from pipelines.receiver import app as receiver_app
+    from pipelines.receiver.settings import Settings
+
+    resolved = resolve_paths(warehouse_path, landing_dir)
+    settings = Settings.from_env(resolved.landing, host=host, port=port, max_body_bytes=max_body_bytes)
+    settings.check_can_start()
+    err_console.print(f"receiver: http://{host}:{port}/ → {settings.receiver_dir}  "
+                      f"(auth: {', '.join(settings.secrets.configured) or 'none, loopback only'})",
+                      highlight=False, soft_wrap=True)
+    receiver_app.run(settings)
+
+
+@main.command()
 @click.option("--serve/--no-serve", default=True, help="Start Dagster UI and the dashboard afterwards.")
 @click.option("--dagster-port", default=3000, show_default=True)
 @click.option("--dashboard-port", default=8501, show_default=True)

@@ -64,6 +64,67 @@ REPORTS: tuple[Report, ...] = (
         """,
     ),
     Report(
+        "bottlenecks_weekly",
+        "Per ISO week, each tool and stage's share of commit-to-production time, p50/p90, waiting share and trend.",
+        """
+        select period_start as week_start, rank_in_period, tool, stage, environment, share_of_lead_time, p50_s, p90_s,
+               waiting_share, journeys, previous_share_of_lead_time, share_change, p50_change_s
+        from marts.bottlenecks
+        where period = 'week'
+          and ($since::timestamptz is null or period_start >= date_trunc('week', $since::timestamptz))
+        order by week_start, rank_in_period, tool, stage, environment
+        """,
+    ),
+    Report(
+        "artifact_funnel",
+        "Artifacts per funnel step (built → published → each environment → production), yield and where they stopped.",
+        """
+        select group_by, group_value, step_order, step, reached, actually_reached, yield_from_previous,
+               yield_from_start, stopped_here, stopped_in_flight, stopped_stuck, stopped_superseded,
+               stopped_never_deployed, stopped_rejected, stopped_production
+        from marts.artifact_funnel
+        where $team::varchar is null or (group_by = 'team' and group_value = $team::varchar)
+        order by group_by, group_value, step_order
+        """,
+    ),
+    Report(
+        "release_inventory",
+        "Which version of each service runs in which environment/cluster, owner, app, drift vs production.",
+        """
+        select service, environment, cluster, version, artifact_id, deployed_at, running_since, team, app,
+               production_version, versions_behind_production, behind_production_s, is_ahead_of_production, as_of
+        from marts.release_inventory
+        where $team::varchar is null or team = $team::varchar
+        order by service, environment, cluster
+        """,
+    ),
+    Report(
+        "team_activity_weekly",
+        "Deployments, artifacts and changes per team and ISO week.",
+        """
+        select period_start as week_start, group_value as team, deployments, production_deployments,
+               failed_deployments, services_deployed, artifacts_built, artifacts_to_production, changes,
+               changes_deployed, incidents
+        from marts.team_activity
+        where period = 'week' and group_by = 'team'
+          and ($since::timestamptz is null or period_start >= date_trunc('week', $since::timestamptz))
+          and ($team::varchar is null or group_value = $team::varchar)
+        order by week_start, team
+        """,
+    ),
+    Report(
+        "artifact_risk",
+        "Per artifact: vulnerabilities at scan, time in production, incidents and rollbacks, ranked.",
+        """
+        select risk_rank, artifact_id, service, team, app, version, scans, vulnerabilities_critical,
+               vulnerabilities_high, vulnerabilities_medium, vulnerabilities_low, reached_production,
+               production_running_s, in_production_now, incidents, rollbacks, failed_deployments, outcome
+        from marts.artifact_risk
+        where $team::varchar is null or team = $team::varchar
+        order by risk_rank
+        """,
+    ),
+    Report(
         "events_weekly",
         "Events per ISO week, tool and stage.",
         """

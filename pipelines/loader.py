@@ -127,7 +127,10 @@ ENVELOPE_STRUCTURE = json.dumps({
     "context": {"id": "VARCHAR", "source": "VARCHAR", "type": "VARCHAR", "timestamp": "VARCHAR"},
     "subject": {"content": {"outcome": "VARCHAR", "severity": "VARCHAR"}},
     "object_kind": "VARCHAR", "event_type": "VARCHAR", "reason": "VARCHAR",
-    "event": {"id": "VARCHAR", "event_type": "VARCHAR"},
+    "event": {"id": "VARCHAR", "event_type": "VARCHAR", "resource_type": "VARCHAR"},
+    # vendor bodies recognised by their shape (classify.sql: `header_tool`)
+    "app": {"apiVersion": "VARCHAR", "kind": "VARCHAR"}, "occur_at": "VARCHAR", "event_data": {"repository": "JSON"},
+    "involvedObject": {"kind": "VARCHAR"}, "reportingController": "VARCHAR",
 })
 # json_transform needs its structure as a constant, so it is inlined (our literal, never user input).
 _CLASSIFY_SQL = (

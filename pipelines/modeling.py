@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from models import MODELS_DIR
+from pipelines import source_config
 
 LAYERS = ("staging", "intermediate", "marts")
 _REF = re.compile(r"\b(raw|staging|intermediate|marts)\.([a-z_][a-z0-9_]*)\b")
@@ -90,6 +91,8 @@ def build_order(models: dict[str, Model] | None = None) -> list[Model]:
 
 
 def create_macros(conn: duckdb.DuckDBPyConnection, root: Path = MODELS_DIR) -> None:
+    # the organisation's configuration first: some macros and models read its tables (config.*)
+    source_config.install(conn)
     conn.execute((root / "macros.sql").read_text())
 
 

@@ -24,9 +24,14 @@ class CheckResult:
 
 
 def unknown_event_types(conn: duckdb.DuckDBPyConnection) -> CheckResult:
-    """Events no source model maps to a stage: a tool we do not understand yet, or a new event type."""
-    total, unknown = conn.execute(
-        "select count(*), count(*) filter (where stage is null) from marts.lifecycle_events"
+    """Events no source model maps to a stage: a tool we do not understand yet, or a new event type.
+
+    Known kinds with no lifecycle meaning (a ping, a star, a label change: stage `ignored`, listed in
+    docs/sources.md) are not unknown; their count is reported beside.
+    """
+    total, unknown, ignored = conn.execute(
+        "select count(*), count(*) filter (where stage is null), count(*) filter (where stage = 'ignored') "
+        "from marts.lifecycle_events"
     ).fetchone()
     top = conn.execute(
         "select raw_type, count(*) as n from marts.lifecycle_events where stage is null "
@@ -37,7 +42,8 @@ def unknown_event_types(conn: duckdb.DuckDBPyConnection) -> CheckResult:
         "unknown_event_types",
         share <= MAX_UNKNOWN_SHARE,
         f"{unknown} of {total} events ({share:.1%}) have no canonical stage (allowed: {MAX_UNKNOWN_SHARE:.0%})",
-        {"unknown": unknown, "total": total, "share": round(share, 4), "top_types": {t or "?": n for t, n in top}},
+        {"unknown": unknown, "total": total, "share": round(share, 4), "top_types": {t or "?": n for t, n in top},
+         "ignored_known_kinds": ignored},
     )
 
 
@@ -107,7 +113,69 @@ def link_coverage(conn: duckdb.DuckDBPyConnection) -> CheckResult:
     )
 
 
-ALL_CHECKS = (unknown_event_types, quarantine_growth, duplicate_events, clock_skew, link_coverage)
+def release_inventory_consistency(conn: duckdb.DuckDBPyConnection) -> CheckResult:
+    """The release inventory holds, per service × environment × cluster, the latest successful deployment."""
+    mismatched = conn.execute("""
+        with latest as (
+            select service, environment, cluster, deployment_id
+            from marts.release_history, (select max(as_of) as as_of from marts.release_inventory) p
+            where deployed_at <= p.as_of
+            qualify row_number() over (partition by service, environment, cluster order by deployed_at desc,
+                                       deployment_id desc) = 1
+              and (valid_to is null or valid_to > p.as_of)
+        )
+        select count(*) from latest l
+        full outer join marts.release_inventory i using (service, environment, cluster)
+        where l.deployment_id is distinct from i.deployment_id
+    """).fetchone()[0]
+    total = conn.execute("select count(*) from marts.release_inventory").fetchone()[0]
+    return CheckResult(
+        "release_inventory_consistency",
+        mismatched == 0,
+        f"{mismatched} of {total} service × environment × cluster rows differ from the latest deployment there",
+        {"mismatched": mismatched, "rows": total},
+    )
+
+
+def stage_durations_consistency(conn: duckdb.DuckDBPyConnection) -> CheckResult:
+    """Each production journey's stage durations add up to its commit-to-production time; skewed ones counted."""
+    broken, skewed, journeys = conn.execute("""
+        with j as (
+            select artifact_id, sum(duration_s) as total,
+                   any_value(epoch(first_production_at) - epoch(journey_started_at)) as span,
+                   bool_or(is_clock_skew) as skewed
+            from marts.stage_durations where reached_production group by artifact_id
+        )
+        select count(*) filter (where abs(total - span) > 0.001), count(*) filter (where skewed), count(*) from j
+    """).fetchone()
+    return CheckResult(
+        "stage_durations_consistency",
+        broken == 0,
+        f"{broken} of {journeys} production journeys do not add up; {skewed} have a negative stage (clock skew)",
+        {"broken": broken, "clock_skew": skewed, "journeys": journeys},
+    )
+
+
+def stuck_artifacts(conn: duckdb.DuckDBPyConnection) -> CheckResult:
+    """Artifacts in flight longer than their stage's historical p90 (a warning for the team, not a data error)."""
+    stuck, in_flight = conn.execute(
+        "select count(*) filter (where is_stuck), count(*) filter (where outcome = 'in_flight') "
+        "from marts.artifact_journeys"
+    ).fetchone()
+    where = conn.execute(
+        "select coalesce(current_environment, current_stage), count(*) from marts.artifact_journeys "
+        "where is_stuck group by 1 order by 2 desc"
+    ).fetchall()
+    return CheckResult(
+        "stuck_artifacts",
+        stuck == 0,
+        f"{stuck} of {in_flight} artifacts in flight are stuck (longer than their stage's p90)",
+        {"stuck": stuck, "in_flight": in_flight, "by_stage": {k or "?": n for k, n in where}},
+    )
+
+
+ALL_CHECKS = (unknown_event_types, quarantine_growth, duplicate_events, clock_skew, link_coverage,
+              release_inventory_consistency, stage_durations_consistency, stuck_artifacts)
 
 
 def run_checks(conn: duckdb.DuckDBPyConnection) -> list[CheckResult]:

@@ -1,7 +1,10 @@
 -- intermediate.artifacts: one row per artifact (normalised purl) with the commit it was built from and
 -- how that link was made, strongest first: the CDEvents artifact.packaged `change.id`, the build that
 -- produced it (build.finished metadata), any event of its chain (chainId), a git tag equal to its
--- version. `commit_link` records which; null when no link exists.
+-- version; for webhook sources that name no build, the commit the registry records for the image
+-- (GitHub packages' org.opencontainers.image.revision label) and last the revision its first deployment
+-- synced (Argo CD, Flux, a GitHub/GitLab deployment of a sha). `commit_link` records which; null when no
+-- link exists.
 with events as (
     select * from intermediate.canonical_events where artifact_id is not null
 ),
@@ -28,6 +31,9 @@ facts as (
         mode(repository) as repository,
         any_value(commit_sha) filter (where stage = 'artifact_packaged' and commit_sha is not null) as packaged_commit,
         any_value(commit_sha) filter (where stage = 'build_finished' and commit_sha is not null) as build_commit,
+        any_value(commit_sha) filter (where stage = 'artifact_published' and commit_sha is not null) as published_commit,
+        arg_min(commit_sha, occurred_at) filter (where stage in ('deploy_started', 'deployed', 'rolled_back', 'deploy_failed')
+            and commit_sha is not null) as deployed_commit,
         any_value(chain_id) filter (where stage in ('artifact_packaged', 'build_finished') and chain_id is not null)
             as chain_id,
         min(occurred_at) filter (where stage = 'build_finished') as build_finished_at,
@@ -66,12 +72,15 @@ select
     l.version,
     l.digest,
     coalesce(l.repository, s.repository) as repository,
-    coalesce(l.packaged_commit, l.build_commit, l.chain_commit, l.tag_commit) as commit_sha,
+    coalesce(l.packaged_commit, l.build_commit, l.published_commit, l.chain_commit, l.tag_commit, l.deployed_commit)
+        as commit_sha,
     case
         when l.packaged_commit is not null then 'artifact_packaged'
         when l.build_commit is not null then 'build'
+        when l.published_commit is not null then 'artifact_published'
         when l.chain_commit is not null then 'chain_id'
         when l.tag_commit is not null then 'version_tag'
+        when l.deployed_commit is not null then 'deployment'
     end as commit_link,
     l.chain_id,
     l.build_queued_at,

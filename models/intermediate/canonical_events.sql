@@ -1,4 +1,6 @@
--- intermediate.canonical_events: the union of every staging model, one row per canonical event.
+-- intermediate.canonical_events: the union of every staging model, one row per canonical event, with the
+-- names of services and environments resolved through the configuration (config.*: aliases, images,
+-- repositories; the configured team, app, environment tier and order).
 with cdevents as (
     select * from staging.cdevents
 ),
@@ -16,9 +18,45 @@ github_commits as (
     from staging.github_push_commits
 ),
 
+github_events as (
+    select * exclude (github_event, action, branch, job_name, queued_at, started_at, finished_at)
+    from staging.github_events
+),
+
+argocd as (
+    select * exclude (notification, phase, health, sync_status, image, is_rollback, namespace, argocd_url)
+    from staging.argocd_notifications
+),
+
+pagerduty as (
+    select * exclude (title, status, url)
+    from staging.pagerduty_incidents
+),
+
+harbor as (
+    select * exclude (payload_format, harbor_type, operator, image_repository, scan_status, vulnerabilities, fixable,
+                      critical, high, medium, low, scanner)
+    from staging.harbor_events
+),
+
+kubewatch as (
+    select * exclude (object_kind, operation, namespace, object_name)
+    from staging.kubewatch_events
+),
+
+flux as (
+    select * exclude (reason, object_kind, revision, message, reporting_controller)
+    from staging.flux_alerts
+),
+
 gitlab_commits as (
     select * exclude (parent_sha, branch, is_distinct, forced, author, subject, position, push_key)
     from staging.gitlab_push_commits
+),
+
+gitlab_events as (
+    select * exclude (gitlab_event, action, branch, job_name, queued_at, started_at, finished_at)
+    from staging.gitlab_events
 ),
 
 gitlab_tags as (
@@ -40,14 +78,67 @@ unioned as (
     union all by name
     select * from github_commits
     union all by name
+    select * from github_events
+    union all by name
+    select * from argocd
+    union all by name
+    select * from pagerduty
+    union all by name
+    select * from harbor
+    union all by name
+    select * from kubewatch
+    union all by name
+    select * from flux
+    union all by name
     select * from gitlab_commits
     union all by name
     select * from gitlab_tags
     union all by name
+    select * from gitlab_events
+    union all by name
     select * from git_history
+),
+
+-- the organisation's configuration (pipelines/source_config.py, docs/sources.md#configuration): the names
+-- tools give a service or an environment mapped onto the canonical one
+service_names as (
+    select kind, name, service from config.service_names where kind in ('alias', 'image')
+    union all
+    -- a repository names a service only when it serves exactly one (not a monorepo)
+    select 'repository', name, any_value(service)
+    from config.service_names
+    where kind = 'repository'
+    group by name
+    having count(distinct service) = 1
+),
+
+resolved as (
+    select
+        u.* exclude (service, team, app, environment, environment_tier),
+        u.environment_tier as declared_tier,
+        coalesce(by_alias.service, by_image.service, by_repository.service, u.service) as service,
+        u.team as event_team,
+        u.app as event_app,
+        coalesce(env.environment, u.environment) as environment
+    from unioned u
+    left join service_names by_alias on by_alias.kind = 'alias' and by_alias.name = lower(u.service)
+    left join service_names by_image
+        on by_image.kind = 'image' and u.artifact_id similar to 'pkg:(oci|docker|helm)/.*'
+        and by_image.name = lower(regexp_extract(purl_parts(u.artifact_id).name, '([^/]+)$', 1))
+    left join service_names by_repository on by_repository.kind = 'repository' and by_repository.name = u.repository
+    left join config.environment_aliases env on env.alias = lower(u.environment)
 )
 
 select
-    *,
-    default_environment_tier(environment) as environment_tier
-from unioned
+    r.* exclude (declared_tier, event_team, event_app),
+    -- the configured team and app of the service win over what events say
+    coalesce(s.team, r.event_team) as team,
+    coalesce(s.app, r.event_app) as app,
+    -- the configured tier, else the one a source declares (GitLab's deployment_tier), else the default rule
+    coalesce(e.tier,
+             case when r.declared_tier in ('production', 'staging', 'testing', 'development') then r.declared_tier end,
+             default_environment_tier(r.environment)) as environment_tier,
+    e.environment_order
+from resolved r
+left join config.services s on s.service = r.service
+left join config.environments e on e.environment = r.environment

@@ -21,9 +21,10 @@ enriched as (
         e.environment_tier = 'production' as is_production,
         e.artifact_id,
         coalesce(e.version, a.version) as version,
-        a.commit_sha,
-        a.commit_link,
-        coalesce(a.repository, s.repository) as repository,
+        -- the artifact's commit; else the revision the deployment itself names (a deployment with no artifact)
+        coalesce(a.commit_sha, e.commit_sha) as commit_sha,
+        coalesce(a.commit_link, case when e.commit_sha is not null then 'deployment' end) as commit_link,
+        coalesce(a.repository, e.repository, s.repository) as repository,
         e.occurred_at as deployed_at,
         case when e.stage = 'deploy_failed' then 'failure' else 'success' end as outcome,
         e.stage = 'rolled_back' as reported_rollback,

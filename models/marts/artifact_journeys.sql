@@ -2,7 +2,10 @@
 -- commit to production: first commit it delivered (else its own commit), build queued/started/finished,
 -- packaged, published, first successful arrival in each environment tier, first production arrival,
 -- when it was rolled back (replaced by a rollback deployment), and the incidents attributed to it.
--- furthest_stage is the last of: built, published, development, testing, staging, production.
+-- furthest_stage is the last of: built, published, development, testing, staging, production (by tier).
+-- Flow (intermediate.artifact_outcomes): furthest_step (built, published, scanned, each environment by
+-- name, production), outcome (production | rejected | never_deployed | superseded | in_flight) with who
+-- superseded it or where it was rejected, the stage it is in, for how long, that stage's p90 and is_stuck.
 with artifacts as (
     select * from intermediate.artifacts
 ),
@@ -64,7 +67,7 @@ select
     a.build_finished_at,
     a.packaged_at,
     a.published_at,
-    null::timestamptz as scanned_at,
+    o.scanned_at,
     ar.first_development_at,
     ar.first_testing_at,
     ar.first_staging_at,
@@ -83,10 +86,28 @@ select
         when a.packaged_at is not null or a.build_finished_at is not null then 'built'
         else 'seen'
     end as furthest_stage,
-    ar.first_production_at is not null as reached_production
+    ar.first_production_at is not null as reached_production,
+    o.furthest_step,
+    o.furthest_step_order,
+    o.furthest_environment,
+    o.outcome,
+    o.rejected_stage,
+    o.rejected_environment,
+    o.rejected_at,
+    o.superseded_by_artifact_id,
+    o.superseded_at,
+    o.current_stage,
+    o.current_environment,
+    o.in_stage_since,
+    o.time_in_stage_s,
+    o.stage_p90_s,
+    o.stage_p90_basis,
+    o.is_stuck,
+    o.as_of
 from artifacts a
 left join arrivals ar using (artifact_id)
 left join rolled_back rb using (artifact_id)
 left join delivered dl using (artifact_id)
 left join incidents i using (artifact_id)
+left join intermediate.artifact_outcomes o using (artifact_id)
 left join intermediate.commits own on own.commit_sha = a.commit_sha and own.repository is not distinct from a.repository

@@ -1,15 +1,14 @@
--- staging.webhooks: vendor webhooks that no source model maps yet, kept with their tool and event name
--- verbatim and no stage (they count as unknown event types). Mapped ones: GitHub pushes
--- (staging.github_push_commits), GitLab pushes that list commits (staging.gitlab_push_commits) and tag
--- pushes that create a tag (staging.gitlab_tags), and git history (staging.git_history). A GitLab push
--- that maps to nothing (a branch or tag deletion) stays here.
+-- staging.webhooks: vendor webhooks that no source model maps, kept with their tool and event name
+-- verbatim and no stage (they count as unknown event types). Mapped tools (docs/sources.md): GitHub
+-- (staging.github_push_commits, staging.github_events), GitLab (staging.gitlab_push_commits,
+-- staging.gitlab_tags, staging.gitlab_events), Argo CD (staging.argocd_notifications), Harbor
+-- (staging.harbor_events), Flux (staging.flux_alerts), PagerDuty (staging.pagerduty_incidents), and git
+-- history (staging.git_history). What remains here: tools named by --source or X-Lifecycle-Source that no
+-- model maps yet (tekton, jenkins, keptn, generic webhooks).
 with source as (
     select * from raw.events
     where event_format = 'webhook'
-      and not (source_tool = 'github' and event_type = 'push')
-      and source_tool is distinct from 'git'
-      and event_key not in (select push_key from staging.gitlab_push_commits where push_key is not null)
-      and event_key not in (select event_key from staging.gitlab_tags where event_key is not null)
+      and coalesce(source_tool, '') not in ('github', 'gitlab', 'argocd', 'pagerduty', 'harbor', 'flux', 'git')
 )
 
 select

@@ -9,6 +9,9 @@ from pipelines.orchestration.resources import WarehouseResource
 
 LIFECYCLE_EVENTS = dg.AssetKey(["marts", "lifecycle_events"])
 DEPLOYMENTS = dg.AssetKey(["marts", "deployments"])
+RELEASE_INVENTORY = dg.AssetKey(["marts", "release_inventory"])
+STAGE_DURATIONS = dg.AssetKey(["marts", "stage_durations"])
+ARTIFACT_JOURNEYS = dg.AssetKey(["marts", "artifact_journeys"])
 
 
 def _check(asset_key: dg.AssetKey, check_fn) -> dg.AssetChecksDefinition:
@@ -32,4 +35,7 @@ ASSET_CHECKS = [
     _check(LIFECYCLE_EVENTS, quality.clock_skew),
     _check(RAW_QUARANTINE, quality.quarantine_growth),
     _check(DEPLOYMENTS, quality.link_coverage),
+    _check(RELEASE_INVENTORY, quality.release_inventory_consistency),
+    _check(STAGE_DURATIONS, quality.stage_durations_consistency),
+    _check(ARTIFACT_JOURNEYS, quality.stuck_artifacts),
 ]

@@ -6,6 +6,38 @@
 -- Speed: DuckDB's JSON type is text, so every `->>` re-parses the document. Each document is parsed
 -- once by json_transform into a struct of the fields we need (`$envelope` below), and struct fields
 -- are free after that.
+
+-- A bare GitHub body's event name from its top-level keys (GitHub sends the name only in the
+-- X-GitHub-Event header). Most specific first: a deployment_status body also holds `deployment`, a
+-- workflow_job body may hold `deployment`, a deployment body holds `workflow_run`.
+create or replace temp macro github_event_by_shape(k) as
+    case
+        when list_contains(k, 'zen') and list_contains(k, 'hook_id') then 'ping'
+        when list_contains(k, 'deployment_status') then 'deployment_status'
+        when list_contains(k, 'workflow_job') then 'workflow_job'
+        when list_contains(k, 'deployment') then 'deployment'
+        when list_contains(k, 'workflow_run') then 'workflow_run'
+        when list_contains(k, 'check_run') then 'check_run'
+        when list_contains(k, 'check_suite') then 'check_suite'
+        when list_contains(k, 'registry_package') then 'registry_package'
+        when list_contains(k, 'package') then 'package'
+        when list_contains(k, 'release') then 'release'
+        when list_contains(k, 'pull_request') and list_contains(k, 'review') then 'pull_request_review'
+        when list_contains(k, 'pull_request') and list_contains(k, 'thread') then 'pull_request_review_thread'
+        when list_contains(k, 'pull_request') and list_contains(k, 'comment') then 'pull_request_review_comment'
+        when list_contains(k, 'pull_request') then 'pull_request'
+        when list_contains(k, 'issue') and list_contains(k, 'comment') then 'issue_comment'
+        when list_contains(k, 'issue') then 'issues'
+        when list_contains(k, 'ref_type') and list_contains(k, 'master_branch') then 'create'
+        when list_contains(k, 'ref_type') and list_contains(k, 'pusher_type') then 'delete'
+        when list_contains(k, 'commits') or (list_contains(k, 'before') and list_contains(k, 'after')
+             and list_contains(k, 'pusher')) then 'push'
+        when list_contains(k, 'forkee') then 'fork'
+        when list_contains(k, 'starred_at') then 'star'
+        when list_contains(k, 'sha') and list_contains(k, 'state') and list_contains(k, 'context') then 'status'
+        when list_contains(k, 'pages') then 'gollum'
+    end;
+
 create or replace temp table _candidates as
 with lines as (
     select
@@ -40,8 +72,10 @@ bodies as (
 ),
 
 batches as (
-    -- the first character tells an array from the rest without parsing the whole document again
-    select *, left(ltrim(left(body::varchar, 64)), 1) = '[' as is_array from bodies
+    -- the first character tells an array from the rest without parsing the whole document again;
+    -- a binary-mode request's body is one event's data, even when that data is a JSON array
+    select *, left(ltrim(left(body::varchar, 64)), 1) = '[' and (h is null or h['ce-specversion'] is null) as is_array
+    from bodies
 ),
 
 elements as (
@@ -82,6 +116,15 @@ kinds as (
             when h['x-gitlab-event'] is not null then 'gitlab'
             when h['gotk-component'] is not null then 'flux'
             when h['x-pagerduty-signature'] is not null then 'pagerduty'
+            -- no vendor header and no --source: bodies whose shape names their tool unambiguously
+            -- (a GitHub body has no such marker: it needs its X-GitHub-Event header or --source github)
+            when s.app.kind = 'Application' and s.app.apiVersion like 'argoproj.io/%' then 'argocd'
+            when s.occur_at is not null and s.event_data is not null and s.type is not null then 'harbor'
+            when s.event.event_type is not null and s.event.resource_type is not null then 'pagerduty'
+            when s.involvedObject is not null and s.reportingController is not null then 'flux'
+            when s.object_kind in ('push', 'tag_push', 'merge_request', 'pipeline', 'build', 'job', 'deployment',
+                                   'issue', 'work_item', 'note', 'wiki_page', 'release', 'feature_flag', 'emoji',
+                                   'access_token', 'member', 'project', 'subgroup', 'vulnerability') then 'gitlab'
         end as header_tool
     from events
 ),
@@ -103,8 +146,11 @@ envelopes as (
         case ce_kind when 'binary' then h['ce-specversion'] when 'structured' then s.specversion end as ce_specversion,
         coalesce(h['x-github-delivery'], h['x-gitlab-event-uuid'], h['x-lifecycle-delivery'],
                  case when header_tool = 'pagerduty' then s.event.id end) as delivery_id,
-        coalesce(h['x-github-event'], h['x-gitlab-event'], s.object_kind, s.event.event_type, s.event_type, s.type,
-                 s.reason) as webhook_type,
+        case
+            when ce_kind is not null then null
+            when header_tool = 'github' then coalesce(h['x-github-event'], github_event_by_shape(json_keys(e)))
+            else coalesce(h['x-gitlab-event'], s.object_kind, s.event.event_type, s.event_type, s.type, s.reason)
+        end as webhook_type,
         -- the CDEvent carried: a CloudEvent's data (binary: the body) or the bare event itself
         case
             when ce_kind in ('bare', 'binary') and s.context is not null and s.subject is not null then e

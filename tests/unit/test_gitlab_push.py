@@ -78,7 +78,7 @@ def test_gitlab_timestamp_formats_all_become_utc(paths, tmp_path):
                     for sha, parent, utc in zip(shas, [None, *shas[:-1]], stamps.values(), strict=True)]
 
 
-def test_tag_push_yields_the_tag_and_deletions_stay_unmapped(paths, tmp_path):
+def test_tag_push_yields_the_tag_and_deletions_are_kept_as_deletions(paths, tmp_path):
     tag = fixture("tag-push-event.json")
     deleted_branch = dict(fixture("push-event.json"), after=ZERO, checkout_sha=None, commits=[], total_commits_count=0)
     deleted_tag = dict(tag, before=tag["after"], after=ZERO, checkout_sha=None)
@@ -91,12 +91,13 @@ def test_tag_push_yields_the_tag_and_deletions_stay_unmapped(paths, tmp_path):
         ("jsmith/example", "v1.0.0", "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7",
          datetime(2026, 7, 1, 9, 0, tzinfo=UTC), "tag_created")]
     assert query(paths, "select count(*) from staging.gitlab_push_commits") == [(0,)]
-    # what maps to nothing is kept as an unmapped webhook, not lost
-    assert sorted(query(paths, "select event_id, raw_type, stage from staging.webhooks")) == [
-        ("t-2", "gitlab:Tag Push Hook", None), ("u-2", "gitlab:Push Hook", None)]
+    # the deletions are kept as what they are (staging.gitlab_events, docs/sources.md), not lost
+    assert sorted(query(paths, "select event_id, raw_type, stage from staging.gitlab_events")) == [
+        ("t-2", "gitlab:tag_push", "tag_deleted"), ("u-2", "gitlab:push", "branch_deleted")]
+    assert query(paths, "select count(*) from staging.webhooks") == [(0,)]
     assert query(paths, "select raw_type, stage, commit_sha from marts.lifecycle_events "
                         "order by raw_type, stage nulls first") == [
-        ("gitlab:Push Hook", None, None),
-        ("gitlab:Tag Push Hook", None, None),
         ("gitlab:Tag Push Hook", "tag_created", "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7"),
+        ("gitlab:push", "branch_deleted", None),
+        ("gitlab:tag_push", "tag_deleted", None),
     ]

@@ -93,9 +93,10 @@ def test_v04_and_v05_spec_versions_both_map(paths, tmp_path):
 
 def test_non_cdevent_cloudevents_and_webhooks_are_kept_without_a_stage(paths, tmp_path):
     other = cloudevent(1, type="com.example.something", data={"hello": "world"})
+    # a webhook of a tool no source model maps yet (docs/sources.md lists the mapped ones)
     tasks.ingest(paths, [write_lines(tmp_path / "e.ndjson", [
-        other, {"headers": {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Event-UUID": "u-1"}, "body": {"object_kind": "push"}}])])
+        other, {"headers": {"X-Lifecycle-Source": "jenkins"}, "body": {"build": {"phase": "COMPLETED"}}}])])
     tasks.build(paths)
     rows = sorted(query(paths, "select source_tool, raw_type, stage from marts.lifecycle_events"))
     # the CloudEvent's source is /argocd/prod-eu, so its tool is argocd even though no model maps its type
-    assert rows == [("argocd", "com.example.something", None), ("gitlab", "gitlab:Push Hook", None)]
+    assert rows == [("argocd", "com.example.something", None), ("jenkins", "jenkins:?", None)]
