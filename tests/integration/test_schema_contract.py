@@ -20,6 +20,9 @@ CONTRACT = {
     "artifact_journeys": "artifact_id service version commit_sha furthest_stage reached_production",
     "dora_metrics": "period period_start group_by group_value deployments deployment_days lead_time_p50_s "
                     "lead_time_p90_s change_fail_rate recovery_time_p50_s rework_rate",
+    "stage_durations": "artifact_id stage tool entered_at exited_at duration_s active_s waiting_s",
+    "bottlenecks": "tool stage period_start share_of_lead_time p50_s p90_s waiting_share",
+    "release_inventory": "service environment version artifact_id deployed_at team app",
 }
 
 
