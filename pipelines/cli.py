@@ -221,14 +221,18 @@ def serve(host: str, port: int, landing_dir: Path | None, max_body_bytes: int, w
 @click.option("--dashboard-port", default=8501, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
               show_default=True, help="Directory for the CSV reports.")
+@click.option("--via-receiver", is_flag=True,
+              help="Post the sample events through a local `lifecycle serve` instead of copying the files.")
 @warehouse_option
 @_fail_on_known_errors
-def demo(serve: bool, dagster_port: int, dashboard_port: int, out_dir: Path, warehouse_path: Path | None) -> None:
+def demo(serve: bool, dagster_port: int, dashboard_port: int, out_dir: Path, via_receiver: bool,
+         warehouse_path: Path | None) -> None:
     """Load the sample events, build, export CSVs, then serve Dagster UI and the dashboard."""
     from pipelines import demo as demo_mod
 
     resolved = resolve_paths(warehouse_path)
-    summary = demo_mod.prepare(resolved, out_dir, echo=lambda msg: console.print(msg, highlight=False))
+    summary = demo_mod.prepare(resolved, out_dir, echo=lambda msg: console.print(msg, highlight=False),
+                               via_receiver=via_receiver)
     console.print(summary)
     if serve:
         from pipelines import serve_processes

@@ -17,13 +17,23 @@ SAMPLE_DIR = Path(sample_events.__file__).parent / "data"
 EXPECTED = Path(sample_events.__file__).parent / "expected.json"  # the scenario's ground truth, not an input
 
 
-def prepare(paths: Paths, out_dir: Path, echo: Callable[[str], None] = print) -> str:
-    target = paths.landing / "sample"
-    target.mkdir(parents=True, exist_ok=True)
-    for path in sorted(SAMPLE_DIR.iterdir()):
-        if path.is_file() and path.suffix in (".json", ".ndjson", ".gz"):
+def sample_files() -> list[Path]:
+    return [p for p in sorted(SAMPLE_DIR.iterdir()) if p.is_file() and p.suffix in (".json", ".ndjson", ".gz")]
+
+
+def prepare(paths: Paths, out_dir: Path, echo: Callable[[str], None] = print, via_receiver: bool = False) -> str:
+    """Sample → landing zone (copied, or posted through a local `lifecycle serve`) → warehouse → CSVs."""
+    if via_receiver:
+        from pipelines.receiver.replay import replay_via_local_receiver
+
+        replayed = replay_via_local_receiver(paths.landing, sample_files())
+        echo(f"sample events posted through a local receiver into {paths.landing}: {replayed}")
+    else:
+        target = paths.landing / "sample"
+        target.mkdir(parents=True, exist_ok=True)
+        for path in sample_files():
             shutil.copyfile(path, target / path.name)
-    echo(f"sample events copied to the landing zone {target}")
+        echo(f"sample events copied to the landing zone {target}")
     loaded = tasks.ingest_landing_zone(paths).as_metadata()
     echo(f"ingested: {loaded['accepted']} new events, {loaded['duplicates']} duplicates, "
          f"{loaded['quarantined']} quarantined, {loaded['files_skipped']} files already loaded")
