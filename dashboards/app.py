@@ -1,47 +1,69 @@
 """Lifecycle analytics dashboard — entry point (``lifecycle dashboard`` runs it).
 
-For now one overview page: what has been loaded, per stage and tool, from the published snapshot.
-The DORA, journeys, bottleneck and inventory pages land with their marts.
+A multipage app (``st.navigation``): this script draws the shared sidebar filters, then runs the chosen
+page from ``dashboards/views/`` — deliberately not ``pages/``, which Streamlit would also serve as pages of
+their own, without this script and its filters. Data comes only from the published snapshot, through
+``dashboards.data``.
 """
 
 from __future__ import annotations
 
-import plotly.express as px
+from pathlib import Path
+
 import streamlit as st
 
-from dashboards.data import query
+from dashboards import data, filters
 from pipelines import warehouse
 
+PAGES = Path(__file__).with_name("views")
 
-def overview() -> None:
-    st.title("Lifecycle analytics")
-    try:
-        totals = query(
-            "select count(*) as events, count(distinct source_tool) as tools, "
-            "count(*) filter (where stage is null) as unmapped, min(occurred_at) as first, max(occurred_at) as last "
-            "from marts.lifecycle_events"
-        ).row(0, named=True)
-        quarantined = query("select count(*) as n from raw.quarantine").item()
-    except warehouse.NoSnapshot as exc:
-        st.info(f"Nothing to show yet: {exc}")
-        return
-    cols = st.columns(4)
-    cols[0].metric("Events", f"{totals['events']:,}")
-    cols[1].metric("Tools", totals["tools"])
-    cols[2].metric("Without a stage", f"{totals['unmapped']:,}")
-    cols[3].metric("Quarantined", f"{quarantined:,}")
-    if totals["events"]:
-        st.caption(f"From {totals['first']:%Y-%m-%d %H:%M} to {totals['last']:%Y-%m-%d %H:%M} UTC")
-    by_stage = query(
-        "select coalesce(stage, '(unmapped)') as stage, source_tool, count(*) as events "
-        "from marts.lifecycle_events group by all order by events desc"
-    )
-    st.subheader("Events per stage and tool")
-    st.plotly_chart(px.bar(by_stage.to_pandas(), x="stage", y="events", color="source_tool"), width="stretch")
-    st.dataframe(by_stage, hide_index=True)
-    st.download_button("Download CSV", by_stage.write_csv(), "events_per_stage.csv", "text/csv")
+st.set_page_config(page_title="Lifecycle analytics", page_icon=":material/rocket_launch:", layout="wide")
 
+navigation = st.navigation(
+    {
+        "Delivery performance": [
+            st.Page(PAGES / "dora.py", title="DORA overview", icon=":material/speed:", url_path="dora",
+                    default=True),
+            st.Page(PAGES / "deployments.py", title="Deployments", icon=":material/rocket_launch:",
+                    url_path="deployments"),
+            st.Page(PAGES / "lead_time.py", title="Lead time", icon=":material/timer:", url_path="lead-time"),
+        ],
+        "Flow": [
+            st.Page(PAGES / "journeys.py", title="Journeys", icon=":material/route:", url_path="journeys"),
+            st.Page(PAGES / "bottlenecks.py", title="Bottlenecks", icon=":material/hourglass_bottom:",
+                    url_path="bottlenecks"),
+            st.Page(PAGES / "funnel.py", title="Funnel", icon=":material/filter_alt:", url_path="funnel"),
+            st.Page(PAGES / "inventory.py", title="Release inventory", icon=":material/inventory_2:",
+                    url_path="inventory"),
+        ],
+        "Risk": [
+            st.Page(PAGES / "incidents.py", title="Incidents & risk", icon=":material/emergency:",
+                    url_path="incidents"),
+        ],
+        "Data": [
+            st.Page(PAGES / "health.py", title="Warehouse health", icon=":material/monitor_heart:",
+                    url_path="health"),
+            st.Page(PAGES / "definitions.py", title="Definitions", icon=":material/menu_book:",
+                    url_path="definitions"),
+        ],
+    }
+)
 
-page = st.navigation([st.Page(overview, title="Overview", url_path="overview", default=True)])
-st.set_page_config(page_title="Lifecycle analytics", layout="wide")
-page.run()
+try:
+    options = data.filter_options()
+except warehouse.NoSnapshot as exc:
+    if navigation.url_path == "definitions":
+        navigation.run()
+    else:
+        st.title("Lifecycle analytics")
+        st.info(f"Nothing to show yet: {exc}", icon=":material/hourglass_empty:")
+    st.stop()
+
+filters.sidebar(options)
+if navigation.url_path != "journeys" and "artifact" in st.query_params:
+    del st.query_params["artifact"]  # the journey picked on that page is not part of other pages' views
+with st.sidebar:
+    published = data.snapshot_published_at()
+    if published is not None:
+        st.caption(f"Snapshot published {published:%Y-%m-%d %H:%M} UTC · data {options.first} → {options.last}")
+navigation.run()

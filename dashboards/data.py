@@ -1,17 +1,1082 @@
-"""The dashboard's only door to data: short-lived read-only connections on the published snapshot.
+"""The dashboard's only door to data: read-only, parameterised queries on the published snapshot.
 
-Opening per query (not per session) means a newly published snapshot is picked up on the next
-rerun, and the dashboard never holds a lock that could block a load.
+Rules (DESIGN §2 — a dashboard left open never blocks a load, a load never breaks the dashboard):
+
+- every query opens a **short-lived read-only connection** on the snapshot (``serving.duckdb``) and closes
+  it, so a newly published snapshot is picked up by the next query and no lock is held between reruns;
+- results are **cached with the snapshot's version in the key** (path, inode, mtime_ns, size): a new
+  snapshot, published by an atomic rename, is a new inode, so it is never served from an old entry;
+- queries in this process run **one at a time**: DuckDB shares one database instance per path inside a
+  process, so a connection opened while another is still open would read the *old* snapshot; serialising
+  guarantees each connection opens the file the version stamp describes (and the stamp is checked again
+  after the query — a result is only cached under the version it was read from);
+- values are always **parameters** (``$name``), never formatted into SQL. Only column names chosen from
+  constants in this module are ever put into SQL text.
+
+The SQL computes figures from the ``marts.*`` contract (DESIGN §6), with the definitions of docs/metrics.md.
+DORA figures are recomputed here from ``marts.deployments``/``changes``/``incidents`` because the sidebar's
+filters combine (team *and* environment *and* any date range), which the pre-aggregated
+``marts.dora_metrics`` grains cannot answer; with no filter over the data's whole range the figures equal
+``marts.dora_metrics`` (``period = 'all'``, ``group_by = 'overall'``) — a test checks it.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
 import polars as pl
+import streamlit as st
 
 from pipelines import warehouse
 from pipelines.config import resolve_paths
 
+_QUERY_LOCK = threading.Lock()
 
-def query(sql: str, params: list | dict | None = None) -> pl.DataFrame:
-    with warehouse.snapshot_reader(resolve_paths()) as conn:
-        return conn.sql(sql, params=params).pl()
+DIMENSIONS = ("team", "app", "service", "environment")
+
+
+class SnapshotChanged(RuntimeError):
+    """A new snapshot was published while a query ran; the result is not cached under the old version."""
+
+
+def snapshot_version() -> tuple[str, int, int, int] | None:
+    """What identifies the published snapshot: its path, inode, mtime_ns and size (None when absent)."""
+    path = resolve_paths().serving
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def snapshot_published_at() -> datetime | None:
+    version = snapshot_version()
+    if version is None:
+        return None
+    return datetime.fromtimestamp(version[2] / 1e9, tz=UTC)
+
+
+def _run(sql: str, params: dict[str, Any]) -> pl.DataFrame:
+    with _QUERY_LOCK, warehouse.snapshot_reader(resolve_paths()) as conn:
+        return conn.sql(sql, params=params or None).pl()
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def _cached(version: tuple, sql: str, params: dict[str, Any]) -> pl.DataFrame:
+    frame = _run(sql, params)
+    if snapshot_version() != version:
+        raise SnapshotChanged(version)
+    return frame
+
+
+def query(sql: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
+    """Run a read-only query on the snapshot (cached per snapshot version). Raises ``warehouse.NoSnapshot``."""
+    params = params or {}
+    for _ in range(5):
+        version = snapshot_version()
+        if version is None:
+            raise warehouse.NoSnapshot(
+                f"no published snapshot at {resolve_paths().serving}: run `lifecycle build` (or `lifecycle demo`) first"
+            )
+        try:
+            return _cached(version, sql, params)
+        except SnapshotChanged:
+            continue
+    return _run(sql, params)  # snapshots are being published faster than we can read: answer uncached
+
+
+def table_exists(schema: str, table: str) -> bool:
+    """Whether ``schema.table`` is in the snapshot (flow-analytics marts land later)."""
+    return query(
+        "select count(*) as n from information_schema.tables where table_schema = $schema and table_name = $table",
+        {"schema": schema, "table": table},
+    ).item() > 0
+
+
+def table_columns(schema: str, table: str) -> list[str]:
+    return query(
+        "select column_name from information_schema.columns where table_schema = $schema and table_name = $table "
+        "order by ordinal_position",
+        {"schema": schema, "table": table},
+    )["column_name"].to_list()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Filters
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The sidebar's view: an inclusive UTC date range and, per dimension, the values kept (empty = all)."""
+
+    start: date
+    end: date
+    team: tuple[str, ...] = ()
+    app: tuple[str, ...] = ()
+    service: tuple[str, ...] = ()
+    environment: tuple[str, ...] = ()
+
+    @property
+    def start_ts(self) -> datetime:
+        return datetime.combine(self.start, time(), UTC)
+
+    @property
+    def end_ts(self) -> datetime:
+        """Exclusive end: midnight UTC after the last day."""
+        return datetime.combine(self.end + timedelta(days=1), time(), UTC)
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> Filters:
+        """The period of the same length just before this one (for trends)."""
+        return replace(self, start=self.start - timedelta(days=self.days), end=self.start - timedelta(days=1))
+
+    def describe(self) -> str:
+        parts = [f"{self.start:%Y-%m-%d} → {self.end:%Y-%m-%d} (UTC, {self.days} days)"]
+        for dim in DIMENSIONS:
+            values = getattr(self, dim)
+            if values:
+                parts.append(f"{dim}: {', '.join(values)}")
+        return " · ".join(parts)
+
+
+def where(f: Filters, ts: str | None = None, **columns: str) -> tuple[str, dict[str, Any]]:
+    """A SQL predicate for ``f``: ``ts`` is the timestamp column, ``columns`` map a dimension to its column.
+
+    Column names come from this module's constants; every value is a ``$parameter``.
+    """
+    clauses = ["true"]
+    params: dict[str, Any] = {}
+    if ts is not None:
+        clauses.append(f"{ts} >= $start and {ts} < $end")
+        params.update(start=f.start_ts, end=f.end_ts)
+    for dim, column in columns.items():
+        if dim not in DIMENSIONS:
+            raise ValueError(f"unknown filter dimension {dim}")
+        values = getattr(f, dim)
+        if values:
+            clauses.append(f"list_contains(${dim}::varchar[], {column})")
+            params[dim] = list(values)
+    return " and ".join(clauses), params
+
+
+DEFAULT_DAYS = 28  # the view a session opens on: the data's last four weeks (trend: the four before)
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    first: date
+    last: date
+    team: list[str] = field(default_factory=list)
+    app: list[str] = field(default_factory=list)
+    service: list[str] = field(default_factory=list)
+    environment: list[str] = field(default_factory=list)
+    # service → (team, app), to narrow the service list when a team or app is chosen
+    catalogue: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+
+    @property
+    def default_start(self) -> date:
+        return max(self.first, self.last - timedelta(days=DEFAULT_DAYS - 1))
+
+    def default(self) -> Filters:
+        """The last ``DEFAULT_DAYS`` days of data (all of it when there is less)."""
+        return Filters(self.default_start, self.last)
+
+    def everything(self) -> Filters:
+        return Filters(self.first, self.last)
+
+
+def filter_options() -> FilterOptions:
+    """The values the sidebar offers, and the data's date range: from the first to the last deployment, incident
+    or artifact build (commits, which precede them, do not widen it); with none of those, the events' range."""
+    bounds = query(
+        """
+        select min(d)::date as first, max(d)::date as last from (
+            select deployed_at as d from marts.deployments
+            union all select opened_at from marts.incidents
+            union all select coalesce(packaged_at, build_finished_at, published_at) from marts.artifact_journeys
+        ) where d is not null
+        """
+    ).row(0, named=True)
+    if bounds["first"] is None:
+        bounds = query(
+            "select min(occurred_at)::date as first, max(occurred_at)::date as last from marts.lifecycle_events"
+        ).row(0, named=True)
+    today = datetime.now(UTC).date()
+    first, last = bounds["first"] or today, bounds["last"] or today
+    catalogue = query(
+        """
+        select service, mode(team) as team, mode(app) as app from (
+            select service, team, app from marts.deployments
+            union all select service, team, app from marts.artifact_journeys
+        ) where service is not null group by service order by service
+        """
+    )
+    values = query(
+        """
+        select 'team' as dim, team as value from marts.deployments where team is not null
+        union select 'team', team from marts.artifact_journeys where team is not null
+        union select 'app', app from marts.deployments where app is not null
+        union select 'app', app from marts.artifact_journeys where app is not null
+        union select 'service', service from marts.deployments where service is not null
+        union select 'service', service from marts.artifact_journeys where service is not null
+        union select 'environment', environment from marts.deployments where environment is not null
+        order by dim, value
+        """
+    )
+    by_dim = {dim: values.filter(pl.col("dim") == dim)["value"].to_list() for dim in DIMENSIONS}
+    environments = environment_order()
+    by_dim["environment"] = sorted(by_dim["environment"], key=lambda e: (environments.get(e, 99), e))
+    return FilterOptions(
+        first=first, last=last, **by_dim,
+        catalogue={r["service"]: (r["team"], r["app"]) for r in catalogue.iter_rows(named=True)},
+    )
+
+
+TIER_ORDER = {"development": 1, "testing": 2, "staging": 3, "production": 4}
+
+
+def environment_order() -> dict[str, int]:
+    """Environment → its position (by tier: development, testing, staging, production, then the rest)."""
+    rows = query(
+        "select environment, any_value(environment_tier) as tier from marts.deployments "
+        "where environment is not null group by environment"
+    )
+    return {r["environment"]: TIER_ORDER.get(r["tier"], 5) for r in rows.iter_rows(named=True)}
+
+
+# ---------------------------------------------------------------------------------------------------
+# DORA
+# ---------------------------------------------------------------------------------------------------
+
+# the column a DORA table is grouped by; constants only (never user text)
+DORA_GROUPS = {
+    "overall": "'all'",
+    "team": "team",
+    "app": "app",
+    "service": "service",
+    "environment": "environment",
+    "week": "date_trunc('week', ts)",
+}
+
+_DORA_SQL = """
+with catalogue as (
+    select service, mode(team) as team, mode(app) as app from marts.deployments group by service
+),
+
+production as (
+    select * from marts.deployments where is_production
+),
+
+facts as (
+    select 'deployment' as kind, deployed_at as ts, service, app, team, environment,
+           caused_failure, is_rework, recovery_time_s, null::double as lead_time_s, null::double as restore_s
+    from production where outcome = 'success'
+    union all
+    select 'failed_attempt', deployed_at, service, app, team, environment, false, false, null, null, null
+    from production where outcome = 'failure'
+    union all
+    select 'change', d.deployed_at, d.service, d.app, d.team, d.environment, false, false, null, c.lead_time_s, null
+    from marts.changes c join production d using (deployment_id)
+    union all
+    select 'incident', i.opened_at, i.service, s.app, s.team, i.environment, false, false, null, null,
+           i.time_to_restore_s
+    from marts.incidents i left join catalogue s using (service)
+    where i.opened_at is not null
+),
+
+filtered as (
+    select {group} as group_value, * from facts where {where}
+),
+
+metrics as (
+    select
+        group_value,
+        count(*) filter (where kind = 'deployment') as deployments,
+        count(distinct ts::date) filter (where kind = 'deployment') as deployment_days,
+        count(*) filter (where kind = 'failed_attempt') as failed_deployment_attempts,
+        count(*) filter (where kind = 'deployment' and caused_failure) as failed_changes,
+        count(*) filter (where kind = 'deployment' and is_rework) as rework_deployments,
+        count(*) filter (where kind = 'change') as changes_deployed,
+        count(*) filter (where kind = 'change' and lead_time_s > 0) as lead_time_n,
+        count(*) filter (where kind = 'change' and lead_time_s <= 0) as lead_time_nonpositive_excluded,
+        quantile_cont(lead_time_s, 0.5) filter (where kind = 'change' and lead_time_s > 0) as lead_time_p50_s,
+        quantile_cont(lead_time_s, 0.9) filter (where kind = 'change' and lead_time_s > 0) as lead_time_p90_s,
+        avg(lead_time_s) filter (where kind = 'change' and lead_time_s > 0) as lead_time_mean_s,
+        count(*) filter (where kind = 'deployment' and caused_failure and recovery_time_s is not null)
+            as recovery_time_n,
+        count(*) filter (where kind = 'deployment' and caused_failure and recovery_time_s is null) as unrecovered,
+        quantile_cont(recovery_time_s, 0.5) filter (where kind = 'deployment' and caused_failure) as recovery_time_p50_s,
+        quantile_cont(recovery_time_s, 0.9) filter (where kind = 'deployment' and caused_failure) as recovery_time_p90_s,
+        count(*) filter (where kind = 'incident') as incidents,
+        count(restore_s) filter (where kind = 'incident') as incident_time_to_restore_n,
+        quantile_cont(restore_s, 0.5) filter (where kind = 'incident') as incident_time_to_restore_p50_s
+    from filtered
+    group by all
+),
+
+weeks as (
+    select unnest(generate_series(date_trunc('week', $start::timestamptz),
+                                  date_trunc('week', $end::timestamptz - interval 1 second),
+                                  interval 1 week)) as week_start
+),
+
+weekly_days as (
+    select group_value, date_trunc('week', ts) as week_start, count(distinct ts::date) as days
+    from filtered where kind = 'deployment' group by all
+),
+
+calendar as (
+    -- every week of the selected range, for every group: weeks without a deployment count as zero
+    select m.group_value, w.week_start, coalesce(d.days, 0) as days
+    from metrics m cross join weeks w
+    left join weekly_days d on d.group_value is not distinct from m.group_value and d.week_start = w.week_start
+),
+
+weekly as (
+    select group_value, median(days) as median_deployment_days_per_week,
+           avg((days > 0)::int) as share_of_weeks_with_deployments, count(*) as weeks
+    from calendar group by group_value
+)
+
+select m.*, w.median_deployment_days_per_week, w.share_of_weeks_with_deployments, coalesce(w.weeks, 0) as weeks
+from metrics m left join weekly w on w.group_value is not distinct from m.group_value
+order by m.group_value
+"""
+
+DORA_COUNT_COLUMNS = ("deployments", "deployment_days", "failed_deployment_attempts", "failed_changes",
+                      "rework_deployments", "changes_deployed", "lead_time_n", "lead_time_nonpositive_excluded",
+                      "recovery_time_n", "unrecovered", "incidents", "incident_time_to_restore_n", "weeks")
+
+
+def dora_table(f: Filters, group: str = "overall") -> pl.DataFrame:
+    """The DORA inputs per group (``DORA_GROUPS``) over ``f``: counts, n, continuous percentiles (seconds)."""
+    predicate, params = where(f, "ts", team="team", app="app", service="service", environment="environment")
+    params.setdefault("start", f.start_ts)
+    params.setdefault("end", f.end_ts)
+    sql = _DORA_SQL.format(group=DORA_GROUPS[group], where=predicate)
+    frame = query(sql, params)
+    if group == "week":
+        frame = frame.with_columns(pl.col("group_value").cast(pl.Datetime("us", "UTC")).alias("week_start"))
+    return frame.with_columns(
+        (pl.col("failed_changes") / pl.col("deployments")).alias("change_fail_rate"),
+        (pl.col("rework_deployments") / pl.col("deployments")).alias("rework_rate"),
+        ((pl.col("failed_changes") + pl.col("failed_deployment_attempts"))
+         / (pl.col("deployments") + pl.col("failed_deployment_attempts"))).alias("change_fail_rate_incl_failed_attempts"),
+    ).with_columns(
+        pl.when(pl.col("deployments") > 0).then(pl.col(c)).otherwise(None).alias(c)
+        for c in ("change_fail_rate", "rework_rate")
+    )
+
+
+def dora_summary(f: Filters) -> dict[str, Any]:
+    """One row of DORA inputs for the whole view (zeros when nothing matches)."""
+    frame = dora_table(f, "overall")
+    if frame.height:
+        return frame.row(0, named=True)
+    row = {c: 0 for c in DORA_COUNT_COLUMNS}
+    weeks = len(_weeks(f))
+    row.update(weeks=weeks, median_deployment_days_per_week=0.0 if weeks else None,
+               share_of_weeks_with_deployments=0.0 if weeks else None)
+    return row
+
+
+def dora_weekly(f: Filters) -> pl.DataFrame:
+    """DORA inputs per ISO week of the range, weeks without any fact included (zeros / nulls)."""
+    frame = dora_table(f, "week")
+    calendar = pl.DataFrame({"week_start": _weeks(f)}, schema={"week_start": pl.Datetime("us", "UTC")})
+    frame = calendar.join(frame.drop("group_value"), on="week_start", how="left")
+    return frame.with_columns(pl.col(c).fill_null(0) for c in DORA_COUNT_COLUMNS if c in frame.columns)
+
+
+def _weeks(f: Filters) -> list[datetime]:
+    first = f.start - timedelta(days=f.start.weekday())
+    last = f.end - timedelta(days=f.end.weekday())
+    out, week = [], first
+    while week <= last:
+        out.append(datetime.combine(week, time(), UTC))
+        week += timedelta(weeks=1)
+    return out
+
+
+def benchmarks() -> list[dict[str, Any]]:
+    return query("select * from marts.dora_benchmarks order by report_year, metric, tier_rank").to_dicts()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Deployments
+# ---------------------------------------------------------------------------------------------------
+
+_DEPLOYMENT_DIMS = {"team": "team", "app": "app", "service": "service", "environment": "environment"}
+
+
+def deployments(f: Filters) -> pl.DataFrame:
+    """Every deployment in view (all environments, failed attempts included), newest first."""
+    predicate, params = where(f, "deployed_at", **_DEPLOYMENT_DIMS)
+    return query(
+        f"""
+        select deployed_at, service, team, app, environment, cluster, environment_tier, is_production,
+               outcome, version, is_rollback, is_redeploy, is_hotfix, is_rework, caused_failure,
+               recovery_time_s / 3600 as recovery_time_hours, artifact_id, commit_sha, deployment_id
+        from marts.deployments
+        where {predicate}
+        order by deployed_at desc, deployment_id
+        """,
+        params,
+    )
+
+
+def deployments_per_period(f: Filters, grain: str) -> pl.DataFrame:
+    """Per day or ISO week and environment: successful deployments, rollbacks, failed attempts."""
+    if grain not in ("day", "week"):
+        raise ValueError(grain)
+    predicate, params = where(f, "deployed_at", **_DEPLOYMENT_DIMS)
+    params["grain"] = grain
+    return query(
+        f"""
+        select date_trunc($grain, deployed_at) as period_start, environment,
+               any_value(is_production) as is_production,
+               count(*) filter (where outcome = 'success') as deployments,
+               count(*) filter (where outcome = 'success' and is_rollback) as rollbacks,
+               count(*) filter (where outcome = 'failure') as failed_deployments
+        from marts.deployments
+        where {predicate}
+        group by all
+        order by period_start, environment
+        """,
+        params,
+    )
+
+
+def production_deployment_days(f: Filters) -> pl.DataFrame:
+    """Successful production deployments per UTC day, for the calendar heatmap (days without one omitted)."""
+    predicate, params = where(f, "deployed_at", **_DEPLOYMENT_DIMS)
+    return query(
+        f"""
+        select deployed_at::date as day, count(*) as production_deployments,
+               count(*) filter (where is_rollback) as rollbacks,
+               count(*) filter (where caused_failure) as failed_changes
+        from marts.deployments
+        where is_production and outcome = 'success' and {predicate}
+        group by all order by day
+        """,
+        params,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Lead time
+# ---------------------------------------------------------------------------------------------------
+
+
+def changes(f: Filters) -> pl.DataFrame:
+    """Changes delivered to production by a deployment in view, with their lead time (by deployment date)."""
+    predicate, params = where(f, "d.deployed_at", team="d.team", app="d.app", service="d.service",
+                              environment="d.environment")
+    return query(
+        f"""
+        select c.commit_sha, c.repository, d.service, d.team, d.app, c.committed_at, d.deployed_at,
+               d.environment as deployed_environment, d.version as deployed_version,
+               c.lead_time_s, c.lead_time_s / 3600 as lead_time_hours, c.lead_time_basis,
+               c.lead_time_s > 0 as in_percentiles, c.deployment_id
+        from marts.changes c
+        join marts.deployments d using (deployment_id)
+        where d.is_production and {predicate}
+        order by d.deployed_at, c.committed_at, c.commit_sha
+        """,
+        params,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Journeys
+# ---------------------------------------------------------------------------------------------------
+
+_ARTIFACT_TIME = "coalesce(packaged_at, build_finished_at, published_at, first_development_at, first_commit_at)"
+
+
+def find_artifacts(f: Filters, text: str = "", limit: int = 500) -> pl.DataFrame:
+    """Artifacts in view (built in the date range), matching ``text`` in service, version, commit or id."""
+    predicate, params = where(f, _ARTIFACT_TIME, team="team", app="app", service="service")
+    if f.environment:
+        predicate += " and len(list_intersect(environments_reached, $environment::varchar[])) > 0"
+        params["environment"] = list(f.environment)
+    params.update(text=text.strip(), limit=limit)
+    return query(
+        f"""
+        select artifact_id, service, version, commit_sha, team, app, furthest_stage, reached_production,
+               {_ARTIFACT_TIME} as built_at, first_production_at
+        from marts.artifact_journeys
+        where {predicate}
+          and ($text = '' or service ilike '%' || $text || '%' or version ilike '%' || $text || '%'
+               or commit_sha ilike $text || '%' or artifact_id ilike '%' || $text || '%')
+        order by reached_production desc, built_at desc nulls last, artifact_id
+        limit $limit
+        """,
+        params,
+    )
+
+
+def journey(artifact_id: str) -> dict[str, Any] | None:
+    rows = query("select * from marts.artifact_journeys where artifact_id = $a", {"a": artifact_id})
+    return rows.row(0, named=True) if rows.height else None
+
+
+def journey_deployments(artifact_id: str) -> pl.DataFrame:
+    return query(
+        """
+        select deployed_at, environment, cluster, environment_tier, outcome, is_rollback, is_redeploy,
+               caused_failure, source_tool, deployment_id
+        from marts.deployments where artifact_id = $a order by deployed_at, deployment_id
+        """,
+        {"a": artifact_id},
+    )
+
+
+def journey_rollbacks(artifact_id: str) -> pl.DataFrame:
+    """Rollback deployments that replaced this artifact (what was restored, where, by which tool)."""
+    return query(
+        """
+        select deployed_at, environment, cluster, version as restored_version, source_tool, deployment_id
+        from marts.deployments
+        where previous_artifact_id = $a and is_rollback and outcome = 'success'
+        order by deployed_at, deployment_id
+        """,
+        {"a": artifact_id},
+    )
+
+
+def journey_events(artifact_id: str) -> pl.DataFrame:
+    """Every event behind an artifact's journey: its own, its CI/CD chain's, its commits' (push, PR) and
+    those of the incidents attributed to it."""
+    return query(
+        """
+        with artifact as (
+            select artifact_id, commit_sha from marts.artifact_journeys where artifact_id = $a
+        ),
+        chains as (
+            select distinct chain_id from marts.lifecycle_events
+            where artifact_id = $a and chain_id is not null
+        ),
+        commits as (
+            select commit_sha from artifact where commit_sha is not null
+            union select commit_sha from marts.changes where deployed_artifact_id = $a
+        ),
+        incidents as (
+            select i.incident_id from marts.incidents i join marts.deployments d using (deployment_id)
+            where d.artifact_id = $a
+        )
+        select e.occurred_at, e.stage, e.source_tool, e.environment, e.outcome, e.raw_type, e.commit_sha,
+               e.version, e.event_id, e.received_at
+        from marts.lifecycle_events e
+        where e.artifact_id = $a
+           or e.chain_id in (select chain_id from chains)
+           or (e.stage in ('commit', 'change_opened', 'change_merged')
+               and e.commit_sha in (select commit_sha from commits))
+           or e.incident_id in (select incident_id from incidents)
+        order by e.occurred_at, e.event_key
+        """,
+        {"a": artifact_id},
+    )
+
+
+def journey_commits(artifact_id: str) -> pl.DataFrame:
+    return query(
+        """
+        select commit_sha, repository, committed_at, lead_time_s / 3600 as lead_time_hours, deployed_at,
+               deployed_environment
+        from marts.changes where deployed_artifact_id = $a order by committed_at, commit_sha
+        """,
+        {"a": artifact_id},
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Funnel
+# ---------------------------------------------------------------------------------------------------
+
+FUNNEL_STAGES = (  # (stage, the journey column that says it was reached)
+    ("built", "coalesce(packaged_at, build_finished_at)"),
+    ("published", "published_at"),
+    ("development", "first_development_at"),
+    ("testing", "first_testing_at"),
+    ("staging", "first_staging_at"),
+    ("production", "first_production_at"),
+)
+
+
+MART_OUTCOME_COLUMNS = ("outcome", "is_stuck", "in_stage_since", "time_in_stage_s", "stage_p90_s")
+
+
+def funnel_uses_mart() -> bool:
+    """Whether marts.artifact_journeys carries the per-artifact outcome (the flow-analytics models)."""
+    return missing("marts.artifact_journeys", MART_OUTCOME_COLUMNS) is None
+
+
+def funnel_artifacts(f: Filters, prefer_mart: bool = True) -> pl.DataFrame:
+    """Artifacts built in view, each with the stage it stopped in, since when, and its status.
+
+    With the flow-analytics columns of ``marts.artifact_journeys`` (``outcome``, ``is_stuck``…) the status is
+    the mart's (docs/metrics.md, "Funnel and outcomes"): in production, rejected, never deployed, superseded,
+    in flight, or stuck (in flight longer than the stage's historical p90). Without them (an older snapshot)
+    it is computed here: ``in production``; ``superseded`` — a later artifact of the same service got at least
+    as far; ``stuck`` — in its furthest stage longer than that stage's p90 dwell time (over artifacts that
+    moved on); else ``in flight``. "Now" is the snapshot's newest event, not the wall clock.
+    """
+    if prefer_mart and funnel_uses_mart():
+        return _funnel_from_mart(f)
+    predicate, params = where(f, "r.built_sort_at", team="r.team", app="r.app", service="r.service")
+    stage_cols = ",\n".join(f"{col} as {name}_at" for name, col in FUNNEL_STAGES)
+    ranks = " ".join(f"when '{name}' then {i}" for i, (name, _) in enumerate(FUNNEL_STAGES))
+    entered = " ".join(f"when '{name}' then {name}_at" for name, _ in FUNNEL_STAGES)
+    # dwell of stage k for artifacts that moved on: next reached stage's time − this stage's time
+    return query(
+        f"""
+        with journeys as (
+            select artifact_id, service, team, app, version, commit_sha, environments_reached,
+                   {_ARTIFACT_TIME} as built_sort_at,
+                   {stage_cols},
+                   case furthest_stage when 'seen' then 'built' else furthest_stage end as furthest_stage
+            from marts.artifact_journeys
+        ),
+        ranked as (
+            select *, case furthest_stage {ranks} end as stage_rank,
+                   case furthest_stage {entered} end as entered_at
+            from journeys
+        ),
+        moves as (
+            -- how long artifacts that moved on stayed in each stage
+            select stage, epoch(next_at) - epoch(stage_at) as dwell_s from (
+                select unnest([{", ".join(f"'{n}'" for n, _ in FUNNEL_STAGES)}]) as stage,
+                       unnest([{", ".join(f"{n}_at" for n, _ in FUNNEL_STAGES)}]) as stage_at,
+                       unnest([{", ".join(
+                           "least(" + ", ".join(f"{m}_at" for m, _ in FUNNEL_STAGES[i + 1:]) + ")"
+                           if i + 1 < len(FUNNEL_STAGES) else "null::timestamptz"
+                           for i in range(len(FUNNEL_STAGES)))}]) as next_at
+                from ranked
+            ) where stage_at is not null and next_at is not null and next_at >= stage_at
+        ),
+        p90 as (
+            select stage, quantile_cont(dwell_s, 0.9) as p90_dwell_s, count(*) as dwell_n from moves group by stage
+        ),
+        now as (select max(occurred_at) as now from marts.lifecycle_events),
+        superseded as (
+            select a.artifact_id
+            from ranked a join ranked b
+              on b.service = a.service and b.artifact_id <> a.artifact_id
+             and b.built_sort_at > a.built_sort_at and b.stage_rank >= a.stage_rank
+            group by a.artifact_id
+        )
+        select r.artifact_id, r.service, r.team, r.app, r.version, r.commit_sha, r.furthest_stage, r.stage_rank,
+               r.built_sort_at as built_at, r.entered_at, r.environments_reached,
+               {", ".join(f"r.{n}_at" for n, _ in FUNNEL_STAGES)},
+               (epoch(now.now) - epoch(r.entered_at)) / 3600 as hours_in_stage,
+               p.p90_dwell_s / 3600 as stage_p90_hours,
+               case
+                   when r.furthest_stage = 'production' then 'in production'
+                   when s.artifact_id is not null then 'superseded'
+                   when p.p90_dwell_s is not null and epoch(now.now) - epoch(r.entered_at) > p.p90_dwell_s then 'stuck'
+                   else 'in flight'
+               end as status
+        from ranked r
+        cross join now
+        left join p90 p on p.stage = r.furthest_stage
+        left join superseded s using (artifact_id)
+        where {predicate}
+        order by r.built_sort_at desc nulls last, r.artifact_id
+        """,
+        params,
+    )
+
+
+def _funnel_from_mart(f: Filters) -> pl.DataFrame:
+    predicate, params = where(f, _ARTIFACT_TIME, team="team", app="app", service="service")
+    stage_cols = ", ".join(f"{col} as {name}_at" for name, col in FUNNEL_STAGES)
+    ranks = " ".join(f"when '{name}' then {i}" for i, (name, _) in enumerate(FUNNEL_STAGES))
+    return query(
+        f"""
+        select artifact_id, service, team, app, version, commit_sha,
+               case furthest_stage when 'seen' then 'built' else furthest_stage end as furthest_stage,
+               case furthest_stage {ranks} else 0 end as stage_rank,
+               {_ARTIFACT_TIME} as built_at, in_stage_since as entered_at, environments_reached,
+               {stage_cols},
+               time_in_stage_s / 3600 as hours_in_stage, stage_p90_s / 3600 as stage_p90_hours,
+               case
+                   when outcome = 'production' then 'in production'
+                   when is_stuck then 'stuck'
+                   else replace(outcome, '_', ' ')
+               end as status
+        from marts.artifact_journeys
+        where {predicate}
+        order by built_at desc nulls last, artifact_id
+        """,
+        params,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Incidents & risk
+# ---------------------------------------------------------------------------------------------------
+
+
+def incidents(f: Filters) -> pl.DataFrame:
+    """Incidents opened in view, with the deployment they are attributed to and both recovery figures."""
+    predicate, params = where(f, "i.opened_at", team="s.team", app="s.app", service="i.service",
+                              environment="i.environment")
+    return query(
+        f"""
+        with catalogue as (
+            select service, mode(team) as team, mode(app) as app from marts.deployments group by service
+        )
+        select i.incident_id, i.service, s.team, s.app, i.environment, i.severity, i.opened_at, i.resolved_at,
+               i.time_to_restore_s / 3600 as incident_time_to_restore_hours,
+               i.attribution, d.version as attributed_version, d.deployed_at as attributed_deployed_at,
+               d.recovery_time_s / 3600 as deployment_recovery_hours,
+               h.version as hotfix_version, h.deployed_at as hotfix_deployed_at,
+               i.deployment_id, i.artifact_id as named_artifact_id
+        from marts.incidents i
+        left join catalogue s using (service)
+        left join marts.deployments d on d.deployment_id = i.deployment_id
+        left join marts.deployments h on h.deployment_id = i.hotfix_deployment_id
+        where {predicate}
+        order by i.opened_at desc, i.incident_id
+        """,
+        params,
+    )
+
+
+def risk_by_service(f: Filters) -> pl.DataFrame:
+    """Per service, in view: production deployments, failed changes, rollbacks, failed attempts, incidents."""
+    dep_pred, params = where(f, "deployed_at", **_DEPLOYMENT_DIMS)
+    inc_pred, inc_params = where(f, "i.opened_at", team="s.team", app="s.app", service="i.service",
+                                 environment="i.environment")
+    params.update(inc_params)
+    return query(
+        f"""
+        with catalogue as (
+            select service, mode(team) as team, mode(app) as app from marts.deployments group by service
+        ),
+        deps as (
+            select service,
+                   count(*) filter (where outcome = 'success') as production_deployments,
+                   count(*) filter (where outcome = 'success' and caused_failure) as failed_changes,
+                   count(*) filter (where outcome = 'success' and is_rollback) as rollbacks,
+                   count(*) filter (where outcome = 'failure') as failed_deployments
+            from marts.deployments where is_production and {dep_pred} group by service
+        ),
+        incs as (
+            select i.service, count(*) as incidents from marts.incidents i left join catalogue s using (service)
+            where {inc_pred} group by i.service
+        )
+        select * from (
+            select service, coalesce(production_deployments, 0) as production_deployments,
+                   coalesce(failed_changes, 0) as failed_changes, coalesce(rollbacks, 0) as rollbacks,
+                   coalesce(failed_deployments, 0) as failed_deployments, coalesce(incidents, 0) as incidents
+            from deps full join incs using (service)
+        )
+        order by failed_changes + rollbacks + failed_deployments + incidents desc, service
+        """,
+        params,
+    )
+
+
+def scanned_artifacts(f: Filters) -> pl.DataFrame:
+    """Artifacts with scan events (stage ``artifact_scanned``) and whether they reached production."""
+    predicate, params = where(f, "e.occurred_at", team="e.team", app="e.app", service="e.service")
+    return query(
+        f"""
+        select e.artifact_id, any_value(e.service) as service, any_value(e.version) as version,
+               count(*) as scans, max(e.occurred_at) as last_scanned_at,
+               list(distinct e.outcome) filter (where e.outcome is not null) as outcomes,
+               coalesce(any_value(j.reached_production), false) as reached_production
+        from marts.lifecycle_events e
+        left join marts.artifact_journeys j using (artifact_id)
+        where e.stage = 'artifact_scanned' and {predicate}
+        group by e.artifact_id order by last_scanned_at desc
+        """,
+        params,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Flow-analytics marts (pages check ``missing`` first: the marts may be absent from an older snapshot)
+# ---------------------------------------------------------------------------------------------------
+
+NEEDS = {
+    "marts.stage_durations": ("artifact_id", "stage", "environment", "tool", "duration_s", "active_s", "waiting_s",
+                              "reached_production", "is_clock_skew", "first_production_at", "service", "team",
+                              "app"),
+    "marts.release_inventory": ("service", "environment", "cluster", "is_production", "version", "artifact_id",
+                                "deployed_at", "running_since", "team", "app", "production_version",
+                                "versions_behind_production", "is_ahead_of_production", "as_of"),
+    "marts.release_history": ("service", "environment", "cluster", "environment_tier", "is_production", "version",
+                              "artifact_id", "deployment_id", "deployed_at", "valid_to", "running_since", "team",
+                              "app", "commit_sha", "is_rollback", "artifact_built_at"),
+    "marts.artifact_risk": ("artifact_id", "service", "team", "app", "version", "scans", "last_scanned_at",
+                            "vulnerabilities_critical", "vulnerabilities_high", "vulnerabilities_medium",
+                            "vulnerabilities_low", "vulnerabilities_total", "reached_production", "incidents",
+                            "rollbacks"),
+}
+
+
+def missing(table: str, columns: tuple[str, ...] | None = None) -> str | None:
+    """Why ``table`` (``schema.name``) cannot be used yet: None when it exists with ``columns``."""
+    schema, name = table.split(".")
+    if not table_exists(schema, name):
+        return "missing"
+    have = set(table_columns(schema, name))
+    lacking = [c for c in (columns or NEEDS.get(table, ())) if c not in have]
+    return f"lacks column(s) {', '.join(lacking)}" if lacking else None
+
+
+_BOTTLENECK_SQL = """
+with durations as (
+    select * from marts.stage_durations
+    where reached_production and first_production_at >= $start and first_production_at < $end and {where}
+),
+
+skewed as (
+    select distinct artifact_id from durations where is_clock_skew
+),
+
+journeys as (
+    select *, date_trunc($grain, first_production_at) as period_start
+    from durations where artifact_id not in (select artifact_id from skewed)
+),
+
+totals as (
+    select period_start, sum(duration_s) as period_lead_time_s, count(distinct artifact_id) as period_journeys
+    from journeys group by period_start
+),
+
+stages as (
+    select period_start, tool, stage, environment, count(*) as journeys, sum(duration_s) as total_s,
+           sum(waiting_s) as waiting_s, sum(active_s) as active_s,
+           quantile_cont(duration_s, 0.5) as p50_s, quantile_cont(duration_s, 0.9) as p90_s
+    from journeys group by all
+)
+
+select s.*, t.period_journeys, t.period_lead_time_s,
+       s.total_s / nullif(t.period_lead_time_s, 0) as share_of_lead_time,
+       s.waiting_s / nullif(s.total_s, 0) as waiting_share,
+       (select count(*) from skewed) as clock_skew_journeys_excluded
+from stages s join totals t using (period_start)
+order by period_start, share_of_lead_time desc, tool, stage, environment
+"""
+
+
+def bottlenecks(f: Filters, grain: str = "all") -> pl.DataFrame:
+    """Stage × tool × environment figures of ``marts.bottlenecks``, recomputed for the view from
+    ``marts.stage_durations`` (the same rule: journeys that reached production, by their first production
+    arrival in the range; journeys with clock skew left out). ``grain``: ``week``, ``month`` or ``all`` (one
+    period: the whole range). The environment filter does not apply (a journey crosses environments).
+    """
+    if grain not in ("week", "month", "all"):
+        raise ValueError(grain)
+    predicate, params = where(f, None, team="team", app="app", service="service")
+    params.update(start=f.start_ts, end=f.end_ts, grain="year" if grain == "all" else grain)
+    sql = _BOTTLENECK_SQL.format(where=predicate)
+    if grain == "all":  # one period for the whole range, starting at the range's start
+        sql = sql.replace("date_trunc($grain, first_production_at)", "$start::timestamptz")
+        params.pop("grain")
+    return query(sql, params)
+
+
+def slowest_step_tools(f: Filters) -> pl.DataFrame:
+    """Per tool: in how many journeys (reached production in view) it performed the longest step."""
+    predicate, params = where(f, "first_production_at", team="team", app="app", service="service")
+    return query(
+        f"""
+        with journeys as (
+            select * from marts.stage_durations
+            where reached_production and {predicate}
+              and artifact_id not in (select artifact_id from marts.stage_durations where is_clock_skew)
+        ),
+        slowest as (
+            select artifact_id, tool from journeys
+            qualify duration_s = max(duration_s) over (partition by artifact_id)
+        )
+        select tool, count(distinct artifact_id) as slowest_step_journeys,
+               count(distinct artifact_id) / (select count(distinct artifact_id) from journeys) as slowest_step_share
+        from slowest group by tool order by slowest_step_journeys desc, tool
+        """,
+        params,
+    )
+
+
+def release_inventory(f: Filters) -> pl.DataFrame:
+    """``marts.release_inventory`` (what runs where as of the snapshot), filtered by team/app/service/environment."""
+    predicate, params = where(f, None, **_DEPLOYMENT_DIMS)
+    return query(
+        f"""
+        select service, environment, cluster, is_production, version, running_since, deployed_at,
+               production_version, versions_behind_production, is_ahead_of_production, team, app, artifact_id,
+               as_of
+        from marts.release_inventory where {predicate}
+        order by service, environment, cluster
+        """,
+        params,
+    )
+
+
+_INVENTORY_AS_OF_SQL = """
+-- the as-of release inventory documented in docs/metrics.md ("Release inventory as of a point in time"),
+-- with the instant as $as_of; filters are applied to its result so the production reference is the service's
+with params as (
+    select $as_of::timestamptz as as_of
+),
+
+running as (
+    select h.*
+    from marts.release_history h, params p
+    where h.deployed_at <= p.as_of and (h.valid_to is null or h.valid_to > p.as_of)
+),
+
+arrivals as (
+    select service, artifact_id, any_value(artifact_built_at) as built_at, min(deployed_at) as arrived_at
+    from marts.release_history, params p
+    where is_production and deployed_at <= p.as_of
+    group by service, artifact_id
+),
+
+reference as (
+    select
+        service,
+        arg_max(artifact_id, artifact_built_at) as production_artifact_id,
+        arg_max(version, artifact_built_at) as production_version,
+        max(artifact_built_at) as production_built_at
+    from running
+    where is_production
+    group by service
+),
+
+drift as (
+    select
+        r.service, r.environment, r.cluster,
+        count(a.artifact_id) as versions_behind_production
+    from running r
+    left join reference f using (service)
+    left join arrivals a
+        on a.service = r.service and a.built_at > r.artifact_built_at and a.built_at <= f.production_built_at
+    group by r.service, r.environment, r.cluster
+),
+
+inventory as (
+    select
+        r.service, r.environment, r.cluster, r.is_production, r.version, r.running_since, r.deployed_at,
+        f.production_version, d.versions_behind_production,
+        coalesce(r.artifact_built_at > f.production_built_at, false) as is_ahead_of_production,
+        r.team, r.app, r.artifact_id, p.as_of
+    from running r
+    cross join params p
+    left join reference f using (service)
+    left join drift d using (service, environment, cluster)
+)
+
+select * from inventory where {where} order by service, environment, cluster
+"""
+
+
+def release_inventory_as_of(f: Filters, as_of: datetime) -> pl.DataFrame:
+    """What ran where at ``as_of`` (from ``marts.release_history``), with the same drift columns as the mart."""
+    predicate, params = where(f, None, **_DEPLOYMENT_DIMS)
+    params["as_of"] = as_of
+    return query(_INVENTORY_AS_OF_SQL.format(where=predicate), params)
+
+
+def vulnerable_artifacts(f: Filters) -> pl.DataFrame:
+    """Scanned artifacts from ``marts.artifact_risk`` (latest scan's findings), production ones first."""
+    predicate, params = where(f, None, team="team", app="app", service="service")
+    return query(
+        f"""
+        select service, version, reached_production, vulnerabilities_critical, vulnerabilities_high,
+               vulnerabilities_medium, vulnerabilities_low, vulnerabilities_total, scans, last_scanned_at,
+               incidents, rollbacks, team, app, artifact_id
+        from marts.artifact_risk
+        where scans > 0 and {predicate}
+        order by reached_production desc, coalesce(vulnerabilities_critical, 0) desc,
+                 coalesce(vulnerabilities_high, 0) desc, coalesce(vulnerabilities_total, 0) desc, service, version
+        """,
+        params,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Warehouse health
+# ---------------------------------------------------------------------------------------------------
+
+
+def health_totals() -> dict[str, Any]:
+    return query(
+        """
+        select
+            (select count(*) from marts.lifecycle_events) as events,
+            (select count(*) from marts.lifecycle_events where stage is null) as unmapped,
+            (select count(distinct source_tool) from marts.lifecycle_events) as tools,
+            (select count(*) from raw.quarantine) as quarantined,
+            (select max(loaded_at) from raw.loaded_files) as last_load_at,
+            (select count(*) from raw.loaded_files) as files_loaded,
+            (select max(received_at) from marts.lifecycle_events) as last_received_at,
+            (select max(occurred_at) from marts.lifecycle_events) as last_occurred_at,
+            (select min(occurred_at) from marts.lifecycle_events) as first_occurred_at
+        """
+    ).row(0, named=True)
+
+
+def events_by_tool_and_stage() -> pl.DataFrame:
+    return query(
+        """
+        select coalesce(source_tool, '(unknown)') as source_tool, coalesce(stage, '(no stage)') as stage,
+               count(*) as events
+        from marts.lifecycle_events group by all order by events desc, source_tool, stage
+        """
+    )
+
+
+def events_per_day() -> pl.DataFrame:
+    return query(
+        """
+        select occurred_at::date as day, coalesce(source_tool, '(unknown)') as source_tool, count(*) as events
+        from marts.lifecycle_events where occurred_at is not null group by all order by day, source_tool
+        """
+    )
+
+
+def quarantine_reasons() -> pl.DataFrame:
+    return query(
+        """
+        select reason, count(*) as records, count(distinct file) as files,
+               arg_min(file || coalesce(':' || line, ''), quarantined_at) as first_example,
+               max(quarantined_at) as last_quarantined_at
+        from raw.quarantine group by reason order by records desc, reason
+        """
+    )
+
+
+def recent_loads(limit: int = 20) -> pl.DataFrame:
+    return query(
+        """
+        select loaded_at, file, records, accepted, duplicates, quarantined, forced_source, load_id
+        from raw.loaded_files order by loaded_at desc, file limit $limit
+        """,
+        {"limit": limit},
+    )
+
+
+def link_coverage() -> pl.DataFrame:
+    """Successful production deployments per artifact → commit link method (``unlinked`` = not traced)."""
+    return query(
+        """
+        select coalesce(commit_link, 'unlinked') as link_method, count(*) as production_deployments,
+               count(*) / sum(count(*)) over () as share
+        from marts.deployments where is_production and outcome = 'success'
+        group by 1 order by production_deployments desc, link_method
+        """
+    )

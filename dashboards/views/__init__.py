@@ -1,0 +1,1 @@
+"""The dashboard's pages, run by app.py through st.navigation (not a Streamlit ``pages/`` directory)."""

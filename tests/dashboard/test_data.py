@@ -1,0 +1,175 @@
+"""The dashboard's data module: figures equal the marts' where both exist, caching follows the snapshot,
+values never reach the SQL text."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from dashboards import data
+from pipelines import tasks, warehouse
+from pipelines.config import resolve_paths
+from tests.dashboard.conftest import flow_marts_missing, point_at
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_events" / "data"
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    """The committed sample, ingested and built once."""
+    paths = resolve_paths(tmp_path_factory.mktemp("sample") / "data" / "warehouse.duckdb")
+    tasks.ingest(paths, [SAMPLE])
+    tasks.build(paths)
+    return paths
+
+
+def mart_rows(paths, sql: str, params: list | None = None) -> list[dict]:
+    with warehouse.snapshot_reader(paths) as conn:
+        cursor = conn.execute(sql, params or [])
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def same(a, b) -> bool:
+    if a is None or b is None or (isinstance(a, float) and math.isnan(a)):
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9) if isinstance(a, float | int) else a == b
+
+
+DORA_COLUMNS = ("deployments", "deployment_days", "failed_deployment_attempts", "failed_changes", "rework_deployments",
+                "changes_deployed", "lead_time_n", "lead_time_nonpositive_excluded", "lead_time_p50_s",
+                "lead_time_p90_s", "lead_time_mean_s", "recovery_time_n", "unrecovered", "recovery_time_p50_s",
+                "recovery_time_p90_s", "incidents", "incident_time_to_restore_p50_s", "change_fail_rate",
+                "change_fail_rate_incl_failed_attempts", "rework_rate", "median_deployment_days_per_week")
+
+
+@pytest.mark.parametrize("which", ["world", "sample"])
+def test_dora_figures_equal_the_mart_over_the_whole_range(which, request, monkeypatch):
+    paths = request.getfixturevalue(which)
+    point_at(monkeypatch, paths)
+    view = data.filter_options().everything()
+    ours = data.dora_summary(view)
+    mart = mart_rows(paths, "select * from marts.dora_metrics where period = 'all' and group_by = 'overall'")[0]
+    for column in DORA_COLUMNS:
+        assert same(ours[column], mart[column]), (column, ours[column], mart[column])
+    by_team = {r["group_value"]: r for r in data.dora_table(view, "team").iter_rows(named=True)}
+    for row in mart_rows(paths, "select * from marts.dora_metrics where period = 'all' and group_by = 'team'"):
+        for column in DORA_COLUMNS[:-1]:  # the weekly median is over the view's weeks, the same here
+            assert same(by_team[row["group_value"]][column], row[column]), (row["group_value"], column)
+
+
+@pytest.mark.parametrize("which", ["world", "sample"])
+def test_bottleneck_figures_equal_the_mart_over_the_whole_range(which, request, monkeypatch):
+    paths = request.getfixturevalue(which)
+    if flow_marts_missing(paths):
+        pytest.skip("the flow-analytics models are not in this tree")
+    point_at(monkeypatch, paths)
+    view = data.filter_options().everything()
+    ours = {(r["tool"], r["stage"], r["environment"]): r for r in data.bottlenecks(view, "all").iter_rows(named=True)}
+    mart = mart_rows(paths, "select * from marts.bottlenecks where period = 'all'")
+    assert len(ours) == len(mart)
+    for row in mart:
+        mine = ours[(row["tool"], row["stage"], row["environment"])]
+        for column in ("journeys", "share_of_lead_time", "p50_s", "p90_s", "waiting_share"):
+            assert same(mine[column], row[column]), (row["tool"], row["stage"], column)
+    weekly = {(r["period_start"], r["tool"], r["stage"], r["environment"]): r
+              for r in data.bottlenecks(view, "week").iter_rows(named=True)}
+    for row in mart_rows(paths, "select * from marts.bottlenecks where period = 'week'"):
+        mine = weekly[(row["period_start"], row["tool"], row["stage"], row["environment"])]
+        assert same(mine["share_of_lead_time"], row["share_of_lead_time"])
+
+
+def test_as_of_inventory_at_the_snapshot_equals_the_mart(sample, monkeypatch):
+    if flow_marts_missing(sample):
+        pytest.skip("the flow-analytics models are not in this tree")
+    point_at(monkeypatch, sample)
+    view = data.filter_options().everything()
+    now = data.release_inventory(view)
+    as_of = now["as_of"].max()
+    then = data.release_inventory_as_of(view, as_of)
+    assert then.select(now.columns).sort("service", "environment", "cluster").equals(
+        now.sort("service", "environment", "cluster"))
+
+
+def test_a_new_snapshot_is_picked_up_and_old_results_are_not_served(tmp_path, monkeypatch):
+    paths = resolve_paths(tmp_path / "data" / "warehouse.duckdb")
+    point_at(monkeypatch, paths)
+    event = {"specversion": "1.0", "id": "e1", "source": "/argocd/prod", "type": "dev.cdevents.service.deployed.0.3.0",
+             "time": "2026-07-01T10:00:00Z", "datacontenttype": "application/json",
+             "data": {"context": {"specversion": "0.5.1", "id": "e1", "source": "/argocd/prod",
+                                  "type": "dev.cdevents.service.deployed.0.3.0",
+                                  "timestamp": "2026-07-01T10:00:00Z"},
+                      "subject": {"id": "svc", "content": {"environment": {"id": "prod"},
+                                                           "artifactId": "pkg:oci/svc@sha256%3A" + "a" * 64}}}}
+    first = tmp_path / "one.ndjson"
+    first.write_text(json.dumps(event) + "\n")
+    tasks.ingest(paths, [first])
+    tasks.build(paths)
+    sql = "select count(*) as n from marts.deployments"
+    assert data.query(sql).item() == 1
+    version = data.snapshot_version()
+
+    opened = []
+    real_reader = warehouse.snapshot_reader
+
+    def counting(p):
+        opened.append(p)
+        return real_reader(p)
+
+    monkeypatch.setattr(warehouse, "snapshot_reader", counting)
+    assert data.query(sql).item() == 1
+    assert opened == [], "a repeated query on the same snapshot is served from the cache"
+
+    second = tmp_path / "two.ndjson"
+    event2 = json.loads(json.dumps(event).replace('"e1"', '"e2"').replace("10:00:00Z", "11:00:00Z"))
+    event2["data"]["subject"]["content"]["artifactId"] = "pkg:oci/svc@sha256%3A" + "b" * 64
+    second.write_text(json.dumps(event2) + "\n")
+    tasks.ingest(paths, [second])
+    tasks.build(paths)
+    assert data.snapshot_version() != version
+    assert data.query(sql).item() == 2
+    assert len(opened) == 1, "the new snapshot is read once, through a fresh read-only connection"
+
+
+def test_values_are_parameters_never_sql_text(world, monkeypatch):
+    point_at(monkeypatch, world)
+    nasty = "o'brien'); drop table marts.deployments; --"
+    view = data.Filters(data.filter_options().first, data.filter_options().last, team=(nasty,), service=(nasty,))
+    predicate, params = data.where(view, "deployed_at", team="team", service="service")
+    assert nasty not in predicate and params["team"] == [nasty]
+    assert data.deployments(view).height == 0
+    assert data.dora_summary(view)["deployments"] == 0
+    assert data.find_artifacts(view, nasty).height == 0
+    assert data.query("select count(*) as n from marts.deployments").item() == 33  # still there
+
+
+def test_table_checks(world, monkeypatch):
+    point_at(monkeypatch, world)
+    assert data.table_exists("marts", "deployments")
+    assert not data.table_exists("marts", "no_such_table")
+    assert data.missing("marts.no_such_table") == "missing"
+    assert data.missing("marts.deployments", ("deployment_id", "nope")) == "lacks column(s) nope"
+    assert data.missing("marts.deployments", ("deployment_id",)) is None
+
+
+def test_funnel_fallback_matches_the_hand_derivation(world, monkeypatch):
+    point_at(monkeypatch, world)
+    view = data.filter_options().everything()
+    computed = {r["version"]: r for r in data.funnel_artifacts(view, prefer_mart=False).iter_rows(named=True)}
+    assert computed["2.0.5"]["status"] == "stuck"
+    assert round(computed["2.0.5"]["stage_p90_hours"], 1) == 16.7
+    assert computed["1.0.10"]["status"] == "in flight"
+    assert sum(r["status"] == "in production" for r in computed.values()) == 15
+
+
+def test_a_session_opens_on_the_last_four_weeks():
+    from datetime import date
+
+    opts = data.FilterOptions(first=date(2026, 7, 1), last=date(2026, 9, 28))
+    assert opts.default() == data.Filters(date(2026, 9, 1), date(2026, 9, 28))
+    assert opts.default().previous() == data.Filters(date(2026, 8, 4), date(2026, 8, 31))
+    short = data.FilterOptions(first=date(2026, 7, 6), last=date(2026, 7, 18))
+    assert short.default() == short.everything()
