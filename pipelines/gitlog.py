@@ -144,6 +144,3 @@ def write_landing_file(records: Iterable[dict], landing: Path, repository: str, 
     tmp.replace(target)
     return target
 
-
-def head_sha(repo: Path, branch: str | None = None) -> str:
-    return _git(repo, "rev-parse", "--verify", "--end-of-options", f"{branch or 'HEAD'}^{{commit}}").strip()
