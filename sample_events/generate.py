@@ -58,7 +58,14 @@ NONPROD = ("dev", "qa", "staging")
 PROD_CLUSTERS = ("prod-eu", "prod-us")
 ENV_RANK = {"dev": 1, "qa": 2, "staging": 3, "prod-eu": 4, "prod-us": 4}
 CLUSTER_OF = {"dev": "nonprod", "qa": "nonprod", "staging": "nonprod", "prod-eu": "prod-eu", "prod-us": "prod-us"}
-FUNNEL_STAGES = ("built", "published", "dev", "qa", "staging", "production")
+FUNNEL_STAGES = ("built", "published", "scanned", "dev", "qa", "staging", "production")
+# The deliberately slow tool (SCENARIO.md §2.4a): the registry's vulnerability scanner works through a backlog,
+# so a pushed image waits this long in its queue before a 2–6 min scan; hotfixes are expedited (3–7 min).
+SCAN_QUEUE_S = (40 * HOUR,  64 * HOUR)
+SCAN_EXPEDITED_S = (3 * MINUTE, 7 * MINUTE)
+SCAN_RUN_S = (2 * MINUTE, 6 * MINUTE)
+SCANNER = {"name": "Trivy", "vendor": "Aqua Security", "version": "v0.50.1"}
+SCAN_REPORT_MIME = "application/vnd.security.vulnerability.report; version=1.1"
 
 # Output files (relative to --out). Every event is in exactly one primary file; duplicates.ndjson holds
 # re-deliveries of events that are also in a primary file.
@@ -350,6 +357,9 @@ class Artifact:
     chain_id: str = ""
     rejected: bool = False  # failed acceptance tests in qa (abandoned)
     hotfix_for: str | None = None
+    scanned: int | None = None  # the vulnerability scan finished (None: not within the window)
+    scan_started: int = 0
+    vulnerabilities: dict[str, int] = field(default_factory=dict)  # severity → count found by the scan
 
 
 @dataclass(slots=True, eq=False)
@@ -565,6 +575,8 @@ class _Sim:
         self.days = days
         self.end = start + days * DAY
         self.rng = random.Random(f"{seed}|{spec.name}|world")
+        # scans draw from their own stream, so adding them left every other decision of the world unchanged
+        self.scan_rng = random.Random(f"{seed}|{spec.name}|scan")
         self.w = ServiceWorld(spec, start, self.end)
         self.q: list[tuple[int, int, Any, tuple]] = []
         self.qseq = 0
@@ -863,11 +875,37 @@ class _Sim:
                                packaged=packaged, published=published if published < self.end else None,
                                chain_id=b.chain_id, hotfix_for=hotfix.id if hotfix else None)
                 b.artifact = art
+                self._scan(art, expedited=hotfix is not None)
                 if packaged < self.end:
                     self.w.artifacts.append(art)
                 if published < self.end:
                     self.at(published, self._on_published, art, hotfix)
         self.w.builds.append(b)
+
+    def _scan(self, art: Artifact, expedited: bool) -> None:
+        """The registry scans every pushed image, slowly (the scenario's bottleneck; hotfixes jump the queue)."""
+        if art.published is None:
+            return
+        rng = self.scan_rng
+        wait = rng.randint(*(SCAN_EXPEDITED_S if expedited else SCAN_QUEUE_S))
+        art.scan_started = art.published + wait
+        done = art.scan_started + rng.randint(*SCAN_RUN_S)
+        art.scanned = done if done < self.end else None
+        found = {"Critical": 1 if rng.random() < 0.03 else 0,
+                 "High": rng.choice((0, 0, 0, 0, 1, 2)),
+                 "Medium": rng.randint(0, 6), "Low": rng.randint(0, 12)}
+        art.vulnerabilities = {k: v for k, v in found.items() if v}
+
+    def promotable(self, env: str, t: int) -> Artifact | None:
+        """The release train's candidate: the newest artifact deployed to *env* by *t* whose scan had
+        finished by *t* (the scan gate — unscanned images are never promoted)."""
+        i = bisect.bisect_right(self.hist_t[env], t)
+        best = None
+        for dep in self.hist[env][:i]:
+            a = dep.artifact
+            if a.scanned is not None and a.scanned <= t and (best is None or a.seq > best.seq):
+                best = a
+        return best
 
     # -- GitOps
     def _deploy(self, env: str, art: Artifact, t_req: int, reason: str, fail: bool = False,
@@ -909,6 +947,8 @@ class _Sim:
             dep = self._deploy_nonprod("dev", art, t + self.r(30, 240), "hotfix" if hotfix else "auto")
         if hotfix is not None:
             t0 = t + self.r(8 * MINUTE, 15 * MINUTE)
+            if art.scanned is not None:  # the scan gate holds for hotfixes too (their scan is expedited)
+                t0 = max(t0, art.scanned + MINUTE)
             if dep is not None and dep.finished is not None:
                 t0 = max(t0, dep.finished + self.r(2 * MINUTE, 5 * MINUTE))
             order = [hotfix.env] + [c for c in self.spec.clusters if c != hotfix.env]
@@ -920,7 +960,7 @@ class _Sim:
         env = train.steps[i][0]
         if i == 0:
             if train.candidate is None:
-                cand = self.running("dev", t)
+                cand = self.promotable("dev", t)
                 if cand is None or cand.seq <= self.last_candidate:
                     return  # nothing new since the last release
                 train.candidate = cand
@@ -1130,6 +1170,8 @@ class _Emitter:
                 "body": ev, "received_at": fmt_time(received)}
 
     def _render(self, channel: str, ev: dict[str, Any], t: int) -> str:
+        if "specversion" in ev:  # already a CloudEvent (a tool's native format, not a CDEvent)
+            return _ENCODE(ev)
         if channel in ("structured", "batch"):
             return _ENCODE(self._ce(ev))
         if channel == "binary":
@@ -1214,6 +1256,8 @@ class _Emitter:
             self.acceptance(tr)
         for inc in w.incidents:
             self.incident(inc)
+        for a in w.artifacts:
+            self.scan(a)
 
     def _custom(self, **extra: Any) -> dict[str, Any]:
         c = dict(self.base_custom)
@@ -1362,6 +1406,32 @@ class _Emitter:
                 fin["severity"] = "critical"
                 fin["reason"] = "checkout journey: expected HTTP 200, got 500"
             self.cd(tr.finished, "testsuiterun.finished", "ci", tr.run_id, fin, custom, art.chain_id)
+
+    def scan(self, a: Artifact) -> None:
+        """Harbor's own CloudEvents format (`harbor.scan.completed`), with Trivy's vulnerability summary."""
+        if a.scanned is None or a.scanned < self.w.start:
+            return
+        s = self.spec
+        found = a.vulnerabilities
+        worst = next((k for k in ("Critical", "High", "Medium", "Low") if found.get(k)), "None")
+        total = sum(found.values())
+        report = {
+            "report_id": _uuid(self.rng), "scan_status": "Success", "severity": worst,
+            "duration": a.scanned - a.scan_started,
+            "summary": {"total": total, "fixable": total - total // 3, "summary": found},
+            "start_time": fmt_time(a.scan_started), "end_time": fmt_time(a.scanned),
+            "scanner": SCANNER, "complete_percent": 100,
+        }
+        ce = {"specversion": "1.0", "id": _uuid(self.rng), "requestid": _uuid(self.rng),
+              "source": f"/projects/{s.index + 2}/webhook/policies/{s.index + 11}", "type": "harbor.scan.completed",
+              "datacontenttype": "application/json", "time": fmt_time(a.scanned),
+              "data": {"resources": [{"digest": f"sha256:{a.digest}", "tag": a.version,
+                                      "resource_url": f"{REGISTRY_HOST}/{s.team}/{s.name}:{a.version}",
+                                      "scan_overview": {SCAN_REPORT_MIME: report}}],
+                       "repository": {"name": s.name, "namespace": s.team, "repo_full_name": f"{s.team}/{s.name}",
+                                      "repo_type": "private"}},
+              "operator": "auto"}
+        self.put(a.scanned, "structured", ce, "harbor.scan.completed", "artifact_scanned")
 
     def incident(self, inc: Incident) -> None:
         s = self.spec
@@ -1575,13 +1645,16 @@ def service_truth(w: ServiceWorld, details: bool = True) -> dict[str, Any]:
             reach[id(d.artifact)] = max(reach.get(id(d.artifact), 0), ENV_RANK[d.env])
     funnel = {k: 0 for k in FUNNEL_STAGES}
     fates = {k: 0 for k in ("production", "abandoned", "superseded", "in_flight", "never_deployed")}
-    furthest_names = {0: "published", 1: "dev", 2: "qa", 3: "staging", 4: "production"}
+    furthest_names = {1: "dev", 2: "qa", 3: "staging", 4: "production"}
     artifact_rows = []
     for a in w.artifacts:
         funnel["built"] += 1
         if a.published is not None:
             funnel["published"] += 1
         rank = reach.get(id(a), 0)
+        scanned = a.scanned is not None
+        if scanned or rank >= 1:  # cumulative: an artifact in dev passed "scanned" even before its scan ends
+            funnel["scanned"] += 1
         for name, rk in (("dev", 1), ("qa", 2), ("staging", 3), ("production", 4)):
             if rank >= rk:
                 funnel[name] += 1
@@ -1599,7 +1672,9 @@ def service_truth(w: ServiceWorld, details: bool = True) -> dict[str, Any]:
             artifact_rows.append({
                 "artifact_id": a.purl, "service": spec.name, "version": a.version, "commit_sha": a.commit.sha,
                 "packaged_at": _iso(a.packaged), "published_at": _iso(a.published),
-                "furthest_stage": furthest_names[rank] if a.published is not None else "built",
+                "scanned_at": _iso(a.scanned), "vulnerabilities": a.vulnerabilities,
+                "furthest_stage": (furthest_names[rank] if rank else "scanned" if scanned
+                                   else "published" if a.published is not None else "built"),
                 "reached_production": rank >= 4, "fate": fate,
             })
 
@@ -1906,7 +1981,8 @@ def generate(out: str, seed: int = DEFAULT_SEED, days: int = DEFAULT_DAYS, start
     primary = sum(writer.counts[c] for c in PRIMARY_CHANNELS)
     stage_order = ("commit", "change_opened", "change_merged", "pipeline_queued", "pipeline_started",
                    "build_queued", "build_started", "build_finished", "test_started", "test_finished",
-                   "artifact_packaged", "artifact_published", "pipeline_finished", "deploy_started",
+                   "artifact_packaged", "artifact_published", "artifact_scanned", "pipeline_finished",
+                   "deploy_started",
                    "deployed", "deploy_failed", "rolled_back", "incident_opened", "incident_resolved")
     groups: dict[str, dict[str, list[dict[str, Any]]]] = {"team": {}, "app": {}}
     for p in parts:

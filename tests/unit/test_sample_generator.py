@@ -74,10 +74,14 @@ class _Reader:
         self.duplicates: list[tuple[tuple[str, ...], dict[str, Any]]] = []  # (key, CDEvent or push request)
         self.duplicate_modes: list[str] = []
         self.structured_times: list[int] = []
+        self.scans: list[dict[str, Any]] = []  # Harbor's own CloudEvents (harbor.scan.completed), not CDEvents
         for line in (directory / "cloudevents.ndjson").read_text().splitlines():
             ce = json.loads(line)
-            self._add("cloudevents.ndjson", ce["data"], ce=ce)
             self.structured_times.append(_ts(ce["time"]))
+            if ce["type"].startswith("harbor."):
+                self._add_native("cloudevents.ndjson", ce)
+                continue
+            self._add("cloudevents.ndjson", ce["data"], ce=ce)
         for line in (directory / "cloudevents-binary.ndjson").read_text().splitlines():
             req = json.loads(line)
             self._add("cloudevents-binary.ndjson", req["body"], headers=req["headers"])
@@ -96,6 +100,9 @@ class _Reader:
             if "headers" in obj and "X-GitHub-Delivery" in obj["headers"]:
                 self.duplicates.append((("github", obj["headers"]["X-GitHub-Delivery"]), obj))
                 self.duplicate_modes.append("github")
+            elif obj.get("type", "").startswith("harbor."):
+                self.duplicate_modes.append("native")
+                self.duplicates.append(((obj["source"], obj["id"], obj["type"]), obj))
             else:
                 self.duplicate_modes.append(mode)
                 ev = obj.get("data") or obj.get("body") or obj
@@ -115,9 +122,15 @@ class _Reader:
         assert key not in self.primary, f"{key} in two primary files"
         self.primary[key] = (file, ev)
 
+    def _add_native(self, file: str, ce: dict[str, Any]) -> None:
+        key = (ce["source"], ce["id"], ce["type"])
+        assert key not in self.primary, f"{key} in two primary files"
+        self.primary[key] = (file, ce)
+        self.scans.append(ce)
+
     # -- views
     def cdevents(self) -> list[dict[str, Any]]:
-        return [ev for f, ev in self.primary.values() if f != "github-push.ndjson"]
+        return [ev for f, ev in self.primary.values() if f != "github-push.ndjson" and "context" in ev]
 
     def pushes(self) -> list[dict[str, Any]]:
         return [req["body"] for f, req in self.primary.values() if f == "github-push.ndjson"]
@@ -308,7 +321,8 @@ def test_committed_sample_is_small(expected: dict[str, Any]) -> None:
 def test_every_line_is_json_of_the_documented_shape(sample: Path) -> None:
     for line in (sample / "cloudevents.ndjson").read_text().splitlines():
         ce = json.loads(line)
-        assert set(ce) == {"specversion", "id", "source", "type", "time", "datacontenttype", "data"}
+        native = {"requestid", "operator"} if ce["type"] == "harbor.scan.completed" else set()  # Harbor's format
+        assert set(ce) == {"specversion", "id", "source", "type", "time", "datacontenttype", "data"} | native
         assert ce["datacontenttype"] == "application/json"
     for name in ("cloudevents-binary.ndjson",):
         for line in (sample / name).read_text().splitlines():
@@ -421,7 +435,8 @@ def test_duplicates_are_exact_redeliveries(reader: _Reader, expected: dict[str, 
             assert {k: obj[k] for k in ("headers", "body")} == {k: original[k] for k in ("headers", "body")}
         else:
             assert obj == original
-    assert set(reader.duplicate_modes) == {"binary", "structured", "bare", "github"}
+    assert {"binary", "structured", "bare", "github"} <= set(reader.duplicate_modes) <= {
+        "binary", "structured", "bare", "github", "native"}
 
 
 def test_messy_delivery_details_are_present(reader: _Reader) -> None:
@@ -461,6 +476,33 @@ def test_stage_counts_match_the_events(reader: _Reader, expected: dict[str, Any]
     assert st["pipeline_started"] == n("pipelinerun.started") - len(deploy_started)
     assert st["deploy_failed"] == sum(1 for ev in reader.of("pipelinerun.finished")
                                       if ev["subject"]["content"]["pipelineName"].startswith("deploy-"))
+    assert st["artifact_scanned"] == len(reader.scans)
+
+
+def test_the_slow_scanner_gates_every_promotion(reader: _Reader) -> None:
+    """SCENARIO §2.4a: nothing reaches qa before its scan finished, and the scan queue is the documented
+    40–64 h (3–7 min for hotfixes) plus a 2–6 min scan."""
+    scanned: dict[str, tuple[int, int]] = {}  # digest -> (scan start, scan end)
+    for ce in reader.scans:
+        res = ce["data"]["resources"][0]
+        report = res["scan_overview"][gen.SCAN_REPORT_MIME]
+        assert report["scanner"]["name"] == "Trivy" and report["scan_status"] == "Success"
+        scanned[res["digest"].removeprefix("sha256:")] = (_ts(report["start_time"]), _ts(report["end_time"]))
+    published = {ev["subject"]["id"].split("@sha256%3A")[1].split("?")[0]: _ts(ev["context"]["timestamp"])
+                 for ev in reader.of("artifact.published")}
+    for digest, (start, end) in scanned.items():
+        assert 2 * 60 <= end - start <= 6 * 60
+        queued = start - published[digest]
+        assert 3 * 60 <= queued <= 7 * 60 or 40 * 3600 <= queued <= 64 * 3600, queued
+    promoted = 0
+    for kind in ("service.deployed", "service.upgraded"):
+        for ev in reader.of(kind):
+            if ev["customData"]["environment"] != "qa":
+                continue
+            digest = ev["subject"]["content"]["artifactId"].split("@sha256%3A")[1].split("?")[0]
+            assert scanned[digest][1] <= _ts(ev["context"]["timestamp"]), digest
+            promoted += 1
+    assert promoted > 50
 
 
 def test_dora_truth_matches_an_independent_recount_from_the_events(reader: _Reader,
