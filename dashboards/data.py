@@ -278,10 +278,10 @@ production as (
 facts as (
     select 'deployment' as kind, deployed_at as ts, service, app, team, environment,
            caused_failure, is_rework, recovery_time_s, null::double as lead_time_s, null::double as restore_s
-    from production where outcome = 'success'
+    from production where outcome = 'success' or caused_failure
     union all
     select 'failed_attempt', deployed_at, service, app, team, environment, false, false, null, null, null
-    from production where outcome = 'failure'
+    from production where outcome = 'failure' and not caused_failure
     union all
     select 'change', d.deployed_at, d.service, d.app, d.team, d.environment, false, false, null, c.lead_time_s, null
     from marts.changes c join production d using (deployment_id)

@@ -25,9 +25,11 @@ create or replace macro purl_version(p) as
     end;
 
 -- The tool behind an event source URI: a known tool name if one appears in it, else the host,
--- else the first path segment.
+-- else the first path segment. A relative `job/<name>/…` is a Jenkins job URL (the Jenkins CDEvents plugin's
+-- source).
 create or replace macro tool_from_source(src) as
     coalesce(
+        case when regexp_matches(lower(coalesce(src, '')), '^/?job/') then 'jenkins' end,
         nullif(replace(regexp_extract(lower(coalesce(src, '')),
             '(github|gitlab|bitbucket|gitea|tekton|jenkins|argo-?cd|argo-rollouts|flagger|flux|harbor|pagerduty|opsgenie|keptn|spinnaker|circleci|buildkite|kubewatch|artifactory|quay|trivy|snyk|cdviz)', 1),
             'argo-cd', 'argocd'), ''),
@@ -162,3 +164,70 @@ create or replace macro meaningful_name(x) as
     case when lower(trim(coalesce(x, ''))) in ('', 'in-cluster', 'default', 'kubernetes.default.svc',
                                                'https://kubernetes.default.svc') then null
          else trim(x) end;
+
+-- ---------------------------------------------------------------------------------------------------
+-- Kubernetes workloads: kubewatch events (staging.kubewatch_events) and `lifecycle ingest-kubernetes`
+-- snapshots (staging.kubernetes_deployments) read a Deployment / StatefulSet / DaemonSet object alike.
+-- ---------------------------------------------------------------------------------------------------
+
+-- The kinds whose pod template a deployment changes (apps/v1).
+create or replace macro k8s_is_workload(kind) as kind in ('Deployment', 'StatefulSet', 'DaemonSet');
+
+-- The pod template's container images, sorted: what tells a new deployment from a scale or an annotation change.
+create or replace macro k8s_images(obj) as
+    list_sort(coalesce(json_extract_string(obj, '$.spec.template.spec.containers[*].image'), []::varchar[]));
+
+-- The service a workload runs: label app.kubernetes.io/name, else the object's name.
+create or replace macro k8s_service(obj) as
+    coalesce(obj ->> '$.metadata.labels."app.kubernetes.io/name"', obj ->> '$.metadata.name');
+
+-- The image that is the service: the container image named like the service, else the first container's.
+create or replace macro k8s_image(obj) as
+    coalesce(list_filter(json_extract_string(obj, '$.spec.template.spec.containers[*].image'),
+                         lambda i: image_name(i) = lower(k8s_service(obj)))[1],
+             obj ->> '$.spec.template.spec.containers[0].image');
+
+-- Owner team (annotation, else label `owner.team`), app (label `app.kubernetes.io/part-of`), version (label
+-- `app.kubernetes.io/version`, else the service image's tag).
+create or replace macro k8s_team(obj) as
+    coalesce(obj ->> '$.metadata.annotations."owner.team"', obj ->> '$.metadata.labels."owner.team"');
+
+create or replace macro k8s_app(obj) as
+    coalesce(obj ->> '$.metadata.labels."app.kubernetes.io/part-of"',
+             obj ->> '$.metadata.annotations."app.kubernetes.io/part-of"');
+
+create or replace macro k8s_version(obj) as
+    coalesce(obj ->> '$.metadata.labels."app.kubernetes.io/version"', image_tag(k8s_image(obj)));
+
+-- A workload's environment: label / annotation `environment` (or `env`); else its namespace when that names an
+-- environment (configured, as a name or alias, or one the default tier rule knows: prod*, staging, dev, …); else
+-- the cluster's name (as Argo CD's destination); else the namespace. intermediate.canonical_events then maps
+-- configured aliases onto the canonical environment.
+create or replace macro k8s_environment(obj, cluster) as
+    coalesce(
+        obj ->> '$.metadata.labels.environment', obj ->> '$.metadata.annotations.environment',
+        obj ->> '$.metadata.labels.env', obj ->> '$.metadata.annotations.env',
+        case when default_environment_tier(obj ->> '$.metadata.namespace') <> 'unknown'
+                  or lower(obj ->> '$.metadata.namespace') in (select alias from config.environment_aliases)
+             then obj ->> '$.metadata.namespace' end,
+        meaningful_name(cluster),
+        obj ->> '$.metadata.namespace');
+
+-- The cluster a kubewatch event comes from (kubewatch sends a fixed source and clusterUid "TODO"): lifecycle.toml
+-- [kubernetes] sources (matched on the CloudEvent source or clusterUid), else a real clusterUid, else
+-- [kubernetes] cluster; null when none is configured.
+create or replace macro kubewatch_cluster(src, uid) as
+    coalesce(
+        (select min(cluster) from config.kubernetes_clusters where kind = 'source' and name in (lower(src), lower(uid))),
+        case when lower(coalesce(uid, '')) not in ('', 'todo') then uid end,
+        (select min(cluster) from config.kubernetes_clusters where kind = 'default'));
+
+-- ---------------------------------------------------------------------------------------------------
+-- CI and test tools (staging.tekton_events, staging.jenkins_notifications, staging.k6_summaries)
+-- ---------------------------------------------------------------------------------------------------
+
+-- The value of the first of `names` (lower-case, in order of preference) among a list of {name, value} entries
+-- — Tekton params and results (`[{"name": "IMAGE_DIGEST", "value": "sha256:…"}]`); names compared case-insensitively.
+create or replace macro named_value(entries, names) as
+    list_filter(list_transform(names, lambda n: list_filter(entries, lambda x: lower(x.name) = n)[1].value ->> '$'),
+                lambda v: v is not null)[1];

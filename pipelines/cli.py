@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -66,12 +67,19 @@ def main() -> None:
 @click.option("--source", type=click.Choice(loader.KNOWN_SOURCES), default=None,
               help="Force how records are read (e.g. github for bare webhook bodies). Default: auto-detect.")
 @click.option("--strict", is_flag=True, help="Validate every CDEvent against its schema (default: one per shape).")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Read only date=YYYY-MM-DD partitions from this UTC day on; older ones are not even listed.")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Read only date=YYYY-MM-DD partitions up to this UTC day (inclusive).")
 @warehouse_option
 @_fail_on_known_errors
-def ingest(paths: tuple[Path, ...], source: str | None, strict: bool, warehouse_path: Path | None) -> None:
+def ingest(paths: tuple[Path, ...], source: str | None, strict: bool, since: datetime | None, until: datetime | None,
+           warehouse_path: Path | None) -> None:
     """Load event files or directories (NDJSON, JSON arrays, captured requests; .gz too) into raw.events."""
+    if since and until and since > until:
+        raise CliError(f"--since {since:%Y-%m-%d} is after --until {until:%Y-%m-%d}: nothing would be read")
     resolved = resolve_paths(warehouse_path)
-    files = loader.discover(paths)
+    files = loader.discover(paths, since=since and since.date(), until=until and until.date())
     table = Table("file", "records", "accepted", "duplicate", "quarantined", "note", title="ingest")
     with Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -114,6 +122,47 @@ def ingest_git(repo: Path, branch: str | None, repo_url: str | None, warehouse_p
     console.print(
         f"{result.repository}: {result.commits} commits and {result.tags} tags read → {_short_path(result.landing_file)}; "
         f"{totals['accepted']} accepted, {totals['duplicates']} duplicate, {totals['quarantined']} quarantined{note}",
+        highlight=False, soft_wrap=True,
+    )
+
+
+@main.command("ingest-kubernetes")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--cluster", default=None,
+              help="The cluster the snapshots come from (default: lifecycle.toml [kubernetes] files / cluster).")
+@warehouse_option
+@_fail_on_known_errors
+def ingest_kubernetes(files: tuple[Path, ...], cluster: str | None, warehouse_path: Path | None) -> None:
+    """Load `kubectl get deployments -A -o json` snapshots: one deployment per Deployment, via the landing zone."""
+    resolved = resolve_paths(warehouse_path)
+    result = tasks.ingest_kubernetes(resolved, files, cluster=cluster)
+    for snap in result.snapshots:
+        others = f" ({snap.other_objects} other objects skipped)" if snap.other_objects else ""
+        console.print(f"{_short_path(snap.file)}: cluster {snap.cluster}, {snap.deployments} Deployments{others} "
+                      f"→ {_short_path(snap.landing_file)}", highlight=False, soft_wrap=True)
+    totals = result.load.as_metadata()
+    note = f" ({totals['files_skipped']} files already loaded)" if totals["files_skipped"] else ""
+    console.print(f"{totals['accepted']} accepted, {totals['duplicates']} duplicate, "
+                  f"{totals['quarantined']} quarantined{note}", highlight=False)
+
+
+@main.command("ingest-catalog")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--as-of", "as_of", default=None,
+              help="When this catalogue state became valid (ISO 8601, UTC unless an offset is given; default: now).")
+@warehouse_option
+@_fail_on_known_errors
+def ingest_catalog(paths: tuple[Path, ...], as_of: str | None, warehouse_path: Path | None) -> None:
+    """Record the Backstage catalogue (catalog-info.yaml files or directories): who owns each service, from now on."""
+    resolved = resolve_paths(warehouse_path)
+    result = tasks.ingest_catalog(resolved, paths, as_of=_timestamp(as_of) if as_of else None)
+    read = result.read
+    kinds = {k: sum(1 for e in read.entities if e["kind"] == k) for k in ("component", "system")}
+    skipped = f", {len(read.skipped_files)} other YAML files skipped" if read.skipped_files else ""
+    console.print(
+        f"{read.files} catalogue files: {kinds['component']} components, {kinds['system']} systems "
+        f"({read.other_entities} other entities skipped{skipped}); {result.recorded} recorded as of "
+        f"{result.valid_from.isoformat()}, {len(read.entities) - result.recorded} unchanged",
         highlight=False, soft_wrap=True,
     )
 
@@ -244,6 +293,201 @@ def demo(serve: bool, dagster_port: int, dashboard_port: int, out_dir: Path, via
         console.print(f"Dagster UI: http://127.0.0.1:{dagster_port}   dashboard: http://127.0.0.1:{dashboard_port}")
         console.print("Ctrl-C stops both.")
         serve_processes.wait(procs)
+
+
+@main.group()
+def subscriptions() -> None:
+    """Route lifecycle events from the landing zone to HTTP sinks and chat (docs/subscriptions.md)."""
+
+
+rules_option = click.option("--rules", "rules_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                            help="Rules file [env LIFECYCLE_SUBSCRIPTIONS; default ./subscriptions.yaml].")
+
+
+@subscriptions.command("run")
+@click.option("--once", is_flag=True, help="One round (read new files, try what is due), then exit.")
+@click.option("--interval", type=click.FloatRange(min=0.01), default=5.0, show_default=True,
+              help="Seconds between rounds (sooner when a retry falls due).")
+@click.option("--landing", "landing_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Landing zone [env LIFECYCLE_LANDING; default landing/ beside the warehouse].")
+@click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Ledger, outbox, dead letters, metrics.prom [default subscriptions/ beside the warehouse].")
+@click.option("--backlog", is_flag=True, help="On the first run, also deliver the files already in the landing zone.")
+@rules_option
+@warehouse_option
+@_fail_on_known_errors
+def subscriptions_run(once: bool, interval: float, landing_dir: Path | None, state_dir: Path | None, backlog: bool,
+                      rules_file: Path | None, warehouse_path: Path | None) -> None:
+    """Deliver new landing-zone events to the targets their rules name (at least once)."""
+    import logging
+    import signal
+    import threading
+
+    from pipelines.receiver.app import JsonLogFormatter
+    from pipelines.subscriptions import dispatch
+
+    resolved = resolve_paths(warehouse_path, landing_dir)
+    logger = logging.getLogger("lifecycle.subscriptions")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonLogFormatter())
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    state = state_dir or resolved.data_dir / "subscriptions"
+    try:
+        dispatcher = dispatch.Dispatcher(resolved.landing, state, rules_file, deliver_backlog=backlog)
+    except dispatch.DispatcherBusy as exc:
+        raise CliError(str(exc)) from None
+    try:
+        if once:
+            report = dispatcher.run_once()
+            o = report.outcomes
+            console.print(f"{report.files} files, {report.events} events ({report.backlog_skipped} files skipped as "
+                          f"backlog): {report.queued} deliveries queued; {o['delivered']} delivered, {o['retried']} "
+                          f"to retry, {o['dead_lettered']} dead-lettered", highlight=False, soft_wrap=True)
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        err_console.print(f"subscriptions: {resolved.landing} → {len(dispatcher.rules.targets)} targets "
+                          f"({dispatcher.rules_file}); state in {state}", highlight=False, soft_wrap=True)
+        dispatcher.run_forever(interval, stop)
+    finally:
+        dispatcher.close()
+
+
+@subscriptions.command("status")
+@click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The dispatcher's state directory [default subscriptions/ beside the warehouse].")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@warehouse_option
+@_fail_on_known_errors
+def subscriptions_status(state_dir: Path | None, fmt: str, warehouse_path: Path | None) -> None:
+    """Per target: delivered, retried, failed, dead-lettered, queue depth, last success."""
+    from pipelines.subscriptions import dispatch
+
+    state = state_dir or resolve_paths(warehouse_path).data_dir / "subscriptions"
+    try:
+        result = dispatch.status(state)
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from None
+    if fmt == "json":
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
+    table = Table("target", "queue", "delivered", "retried", "failed", "dead-lettered", "last success",
+                  title="subscriptions")
+    for name, s in result["targets"].items():
+        table.add_row(name, str(s["queue_depth"]), str(s["delivered"]), str(s["retried"]), str(s["failed"]),
+                      str(s["dead_lettered"]), s["last_success_at"] or "never")
+    console.print(table)
+    files = result["files"]
+    console.print(f"{files['files']} files read ({files['events']} events, {files['queued']} deliveries), last at "
+                  f"{files['last_processed_at'] or 'never'}", highlight=False, soft_wrap=True)
+    for path in result["dead_letter_files"]:
+        console.print(f"dead letters: {path}", highlight=False, soft_wrap=True)
+
+
+@subscriptions.command("test")
+@click.argument("event_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@rules_option
+@_fail_on_known_errors
+def subscriptions_test(event_file: Path, rules_file: Path | None) -> None:
+    """Show which rules and targets each event of EVENT_FILE matches, with the attributes it matched on."""
+    from pipelines.subscriptions import dispatch, rules
+    from pipelines.subscriptions.match import ATTRIBUTES
+
+    loaded = rules.load_rules(rules_file)
+    result, routes = dispatch.explain([event_file], loaded)
+    for n, (event, routed) in enumerate(zip(result.events, routes, strict=True), start=1):
+        a = event.attributes
+        console.print(f"{n}. {a['raw_type']}  id {a['event_id']}  at {a['occurred_at'] or a['received_at']}",
+                      highlight=False, soft_wrap=True)
+        console.print("   " + " ".join(f"{k}={a.get(k) if a.get(k) is not None else '-'}" for k in ATTRIBUTES),
+                      highlight=False, soft_wrap=True)
+        for target, rule_names in routed.items():
+            console.print(f"   → {target} ({loaded.targets[target].describe()}) by rule {', '.join(rule_names)}",
+                          highlight=False, soft_wrap=True)
+        if not routed:
+            console.print("   → no rule matches", highlight=False)
+    matched = sum(1 for r in routes if r)
+    console.print(f"{len(result.events)} events ({result.quarantined} records quarantined), {matched} matched by a rule, "
+                  f"{sum(len(r) for r in routes)} deliveries", highlight=False, soft_wrap=True)
+
+
+def _timestamp(text: str) -> datetime:
+    """An ISO 8601 timestamp; without an offset it is UTC (as everywhere in the warehouse)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"--as-of {text!r} is not an ISO 8601 timestamp (e.g. 2026-07-01T08:00:00Z)") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@main.group("alerts")
+def alerts_group() -> None:
+    """Alerts: failed production deployments, stuck and vulnerable artifacts, DORA regressions (docs/alerts.md)."""
+
+
+@alerts_group.command("evaluate")
+@click.option("--lead-time-increase", type=click.FloatRange(min=0), default=None,
+              help="dora_regression fires when the last 7 days' lead time p50 exceeds the 4 weeks before by more "
+                   "than this fraction [env LIFECYCLE_ALERT_LEAD_TIME_INCREASE; default 0.5].")
+@click.option("--min-n", type=click.IntRange(min=1), default=None,
+              help="dora_regression needs at least this many figures in both windows [env LIFECYCLE_ALERT_MIN_N; "
+                   "default 5].")
+@warehouse_option
+@_fail_on_known_errors
+def alerts_evaluate(lead_time_increase: float | None, min_n: int | None, warehouse_path: Path | None) -> None:
+    """Evaluate the alert conditions on the warehouse; write fired / cleared alerts to the landing zone."""
+    from pipelines import alerts as alerts_mod
+
+    resolved = resolve_paths(warehouse_path)
+    settings = alerts_mod.AlertSettings.from_env(lead_time_increase=lead_time_increase, min_n=min_n)
+    evaluation = tasks.evaluate_alerts(resolved, settings)
+    for label, events in (("[red]fired[/]  ", evaluation.fired), ("[green]cleared[/]", evaluation.cleared)):
+        for event in events:
+            console.print(f"{label} {event['data']['severity']:<8} {event['data']['summary']}", highlight=False,
+                          soft_wrap=True)
+    written = f"; written to {_short_path(evaluation.file)}" if evaluation.file else ""
+    console.print(f"{len(evaluation.fired)} fired, {len(evaluation.cleared)} cleared, {evaluation.active} active"
+                  f"{written}", highlight=False, soft_wrap=True)
+
+
+@alerts_group.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@warehouse_option
+@_fail_on_known_errors
+def alerts_list(fmt: str, warehouse_path: Path | None) -> None:
+    """The active alerts (fired, not yet cleared), from the published snapshot."""
+    from pipelines import alerts as alerts_mod
+
+    with warehouse.snapshot_reader(resolve_paths(warehouse_path)) as conn:
+        active = alerts_mod.active_episodes(conn)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(active, default=_json_default) + "\n")
+        return
+    table = Table("fired at", "severity", "kind", "service", "environment", "summary", title="active alerts")
+    for a in active:
+        table.add_row(f"{a['fired_at']:%Y-%m-%d %H:%M}", a["severity"], a["kind"], a["service"] or "",
+                      a["environment"] or "", a["summary"])
+    console.print(table)
+    err_console.print(f"{len(active)} active")
+
+
+@main.command("metrics-exporter")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=9109, show_default=True, type=click.IntRange(0, 65535))
+@warehouse_option
+@_fail_on_known_errors
+def metrics_exporter(host: str, port: int, warehouse_path: Path | None) -> None:
+    """Serve /metrics for Prometheus: the snapshot's DORA and flow figures over the last 30 days."""
+    from pipelines import metrics_export
+
+    resolved = resolve_paths(warehouse_path)
+    err_console.print(f"metrics exporter: http://{host}:{port}/metrics ← {resolved.serving}", highlight=False,
+                      soft_wrap=True)
+    metrics_export.run(resolved, host, port)
 
 
 def _short_path(path: Path) -> str:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -29,7 +30,8 @@ from pipelines.cdevents import default_registry
 
 INPUT_SUFFIXES = (".json", ".ndjson", ".jsonl", ".json.gz", ".ndjson.gz", ".jsonl.gz")
 FORMAT_SOURCES = ("cloudevents", "cdevents")
-WEBHOOK_SOURCES = ("github", "gitlab", "harbor", "argocd", "flux", "pagerduty", "tekton", "jenkins", "keptn", "kubewatch")
+WEBHOOK_SOURCES = ("github", "gitlab", "harbor", "argocd", "flux", "pagerduty", "tekton", "jenkins", "keptn", "kubewatch", "k6",
+                   "argo-rollouts", "flagger")
 KNOWN_SOURCES = FORMAT_SOURCES + WEBHOOK_SOURCES
 MAX_LINE_BYTES = 64 * 1024 * 1024
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
@@ -72,24 +74,41 @@ class LoadResult:
         }
 
 
-def discover(inputs: Iterable[str | Path]) -> list[Path]:
+def discover(inputs: Iterable[str | Path], since: date | None = None, until: date | None = None) -> list[Path]:
     """Expand files and directories (recursively, sorted) into input files.
 
     Hidden files and files still being written (``*.open``, ``*.tmp``) are skipped: the receiver
     only hands over closed files. A path that does not exist is an error, not an empty load.
+
+    ``since``/``until`` (inclusive) prune hive-style ``date=YYYY-MM-DD`` directories — the receiver's
+    partitions — by name, before listing them: a daily load never lists years of old partitions.
+    They apply to every ``date=`` component, named or found; files outside any partition (git
+    history, snapshots) and ``date=`` values that are not dates are read as usual, never dropped.
     """
+    def in_range(name: str) -> bool:
+        if not name.startswith("date="):
+            return True
+        try:
+            day = date.fromisoformat(name[5:])
+        except ValueError:
+            return True
+        return (since is None or day >= since) and (until is None or day <= until)
+
     found: list[Path] = []
     for raw in inputs:
         path = Path(raw)
         if not path.exists():
             raise InputError(f"no such file or directory: {path}")
+        if not all(in_range(part) for part in path.parts):
+            continue
         if path.is_file():
             found.append(path)
             continue
-        for child in sorted(path.rglob("*")):
-            rel_parts = child.relative_to(path).parts
-            if child.is_file() and not any(p.startswith(".") for p in rel_parts) and child.name.endswith(INPUT_SUFFIXES):
-                found.append(child)
+        children: list[Path] = []
+        for parent, dirs, names in os.walk(path):
+            dirs[:] = [d for d in dirs if not d.startswith(".") and in_range(d)]  # pruned: never listed
+            children += [Path(parent, n) for n in names if not n.startswith(".") and n.endswith(INPUT_SUFFIXES)]
+        found += sorted(child for child in children if child.is_file())
     return found
 
 
@@ -131,6 +150,9 @@ ENVELOPE_STRUCTURE = json.dumps({
     # vendor bodies recognised by their shape (classify.sql: `header_tool`)
     "app": {"apiVersion": "VARCHAR", "kind": "VARCHAR"}, "occur_at": "VARCHAR", "event_data": {"repository": "JSON"},
     "involvedObject": {"kind": "VARCHAR"}, "reportingController": "VARCHAR",
+    "name": "VARCHAR", "build": {"phase": "VARCHAR"}, "metrics": "JSON", "root_group": "JSON",
+    "rollout": {"apiVersion": "VARCHAR", "kind": "VARCHAR"}, "namespace": "VARCHAR", "phase": "VARCHAR",
+    "metadata": {"eventMessage": "VARCHAR"},
 })
 # json_transform needs its structure as a constant, so it is inlined (our literal, never user input).
 _CLASSIFY_SQL = (
@@ -233,6 +255,11 @@ def _validate_cdevents(conn: duckdb.DuckDBPyConnection, strict: bool) -> str:
     return "c.event_key" if strict else "c.shape"
 
 
+def _unvalidated_note(count: int, types: list[str]) -> str:
+    shown = ", ".join(types[:3]) + (f" and {len(types) - 3} more type(s)" if len(types) > 3 else "")
+    return f"{count} CDEvent(s) not validated, no bundled schema for their type ({shown}); loaded and mapped"
+
+
 @dataclass
 class _Pending:
     index: int  # position in the caller's list, so results come back in input order
@@ -291,6 +318,13 @@ def _load_batch(
             "select file_no, count(*), count(*) filter (where reason is not null) from _candidates group by file_no"
         ).fetchall()}
         accepted = dict(conn.execute("select file_no, count(*) from _keep group by file_no").fetchall())
+        # CDEvents whose type has no bundled schema (v0.3 and older types, e.g. the Jenkins plugin's 0.1.0): loaded,
+        # mapped to stages by subject and predicate, but not validated — said so per file, not hidden
+        unvalidated = {no: (n, types) for no, n, types in conn.execute(
+            "select c.file_no, count(*), list(distinct c.event_type order by c.event_type) "
+            "from _candidates c join _keep k using (file_no, line, element) "
+            f"left join _validation v on v.k = {key} "
+            "where c.cdevent is not null and v.schema_version is null group by c.file_no").fetchall()}
         bad_per_file: dict[int, int] = {}
         for no, _line, _text in bad:
             bad_per_file[no] = bad_per_file.get(no, 0) + 1
@@ -302,7 +336,8 @@ def _load_batch(
                 records, rejected = counts.get(no, (0, 0))
                 ok = accepted.get(no, 0)
                 result = FileResult(files[no], "loaded", records=records + bad_per_file.get(no, 0), accepted=ok,
-                                    duplicates=records - rejected - ok, quarantined=rejected + bad_per_file.get(no, 0))
+                                    duplicates=records - rejected - ok, quarantined=rejected + bad_per_file.get(no, 0),
+                                    note=_unvalidated_note(*unvalidated[no]) if no in unvalidated else "")
             conn.execute(
                 "insert into raw.loaded_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [files[no], pending.sha256, pending.size, forced_source, load_id, now,

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-from pipelines import gitlog, loader, modeling, quality, warehouse
+from pipelines import alerts, catalog, gitlog, kubernetes, loader, modeling, quality, source_config, warehouse
 from pipelines.config import Paths
 
 
@@ -55,6 +56,61 @@ def ingest_git(paths: Paths, repo: str | Path, branch: str | None = None,
     return GitIngestResult(name, commits, len(records) - commits, landing_file, load)
 
 
+@dataclass
+class KubernetesSnapshot:
+    file: Path
+    cluster: str
+    deployments: int
+    other_objects: int
+    landing_file: Path
+
+
+@dataclass
+class KubernetesIngestResult:
+    snapshots: list[KubernetesSnapshot]
+    load: loader.LoadResult
+
+
+def ingest_kubernetes(paths: Paths, files: Iterable[str | Path], cluster: str | None = None) -> KubernetesIngestResult:
+    """Turn kubectl snapshots into one record per Deployment in the landing zone, and load those files.
+
+    The cluster of each file: ``cluster``, else lifecycle.toml ``[kubernetes]`` (``files`` glob, ``cluster``);
+    none is an error (an inventory per cluster needs one). Idempotent like ``ingest_git``: the same snapshot
+    writes the same landing file, and the same Deployment state has the same delivery id.
+    """
+    config = source_config.load_config().kubernetes
+    snapshots = []
+    for file in loader.discover(files):
+        name = cluster or config.cluster_for_file(file)
+        if not name:
+            raise kubernetes.SnapshotError(f"{file}: which cluster is it? pass --cluster NAME, or set [kubernetes] "
+                                           "cluster (or files) in lifecycle.toml")
+        deployments, others = kubernetes.read_snapshot(file)
+        landing = kubernetes.write_landing_file(kubernetes.records(deployments, name, file.name), paths.landing, name)
+        snapshots.append(KubernetesSnapshot(file, name, len(deployments), others, landing))
+    load = ingest(paths, [s.landing_file for s in snapshots])
+    return KubernetesIngestResult(snapshots, load)
+
+
+@dataclass
+class CatalogIngestResult:
+    read: catalog.CatalogRead
+    recorded: int
+    valid_from: datetime
+
+
+def ingest_catalog(paths: Paths, inputs: Iterable[str | Path], as_of: datetime | None = None) -> CatalogIngestResult:
+    """Record the Backstage catalogue's state, valid from ``as_of`` (default: now), under the writer lock.
+
+    Unchanged entities are not recorded again, so re-importing the same catalogue adds nothing.
+    """
+    read = catalog.read_catalog([Path(p) for p in inputs])
+    valid_from = as_of or datetime.now(UTC)
+    with warehouse.warehouse_lock(paths), warehouse.writer(paths) as conn:
+        recorded = catalog.record(conn, read.entities, valid_from)
+    return CatalogIngestResult(read, recorded, valid_from)
+
+
 def ingest_landing_zone(paths: Paths, on_file=None) -> loader.LoadResult:
     """Load every closed file in the landing zone that the ledger has not seen."""
     paths.landing.mkdir(parents=True, exist_ok=True)
@@ -79,3 +135,16 @@ def build(
             checks = quality.run_checks(conn)
         snapshot = warehouse.publish_snapshot(paths)
     return BuildResult(runs, checks, snapshot)
+
+
+def evaluate_alerts(paths: Paths, settings: alerts.AlertSettings | None = None,
+                    now: datetime | None = None) -> alerts.Evaluation:
+    """Evaluate the alert conditions on the warehouse, write fired / cleared alerts to the landing zone and
+    update ``alerts.state`` — under the writer lock; republish the snapshot when an alert fired or cleared,
+    so ``lifecycle alerts list`` (which reads the snapshot, like every reader) sees the new state."""
+    with warehouse.warehouse_lock(paths):
+        with warehouse.writer(paths) as conn:
+            evaluation = alerts.evaluate(conn, paths.landing, settings, now)
+        if evaluation.changed:
+            warehouse.publish_snapshot(paths)
+    return evaluation

@@ -65,6 +65,24 @@ create table if not exists raw.loaded_files (
     duplicates bigint not null,
     quarantined bigint not null
 );
+create table if not exists raw.catalog_entities (  -- Backstage catalogue states (`lifecycle ingest-catalog`)
+    entity_ref varchar not null,     -- kind:namespace/name, lower-case (Backstage's entity reference)
+    kind varchar not null,           -- 'component' | 'system'
+    namespace varchar not null,
+    name varchar not null,
+    owner varchar,                   -- spec.owner's name (group:default/team-a → team-a)
+    system varchar,                  -- a Component's spec.system (its app)
+    domain varchar,                  -- a System's spec.domain
+    lifecycle varchar,               -- spec.lifecycle (production, experimental, …)
+    entity_type varchar,             -- spec.type (service, website, …)
+    repository varchar,              -- org/repo from github.com/project-slug, gitlab.com/project-slug or source-location
+    entity json not null,            -- the YAML document as read
+    content_hash varchar not null,   -- md5 of the fields above: an unchanged entity is not recorded again
+    file varchar not null,
+    valid_from timestamptz not null, -- the import time, or --as-of: the state holds from then to the next one
+    import_id varchar not null,
+    imported_at timestamptz not null
+);
 """
 
 

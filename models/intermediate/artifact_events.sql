@@ -3,7 +3,8 @@
 -- deployed, rolled back, tests in an environment), and the events of the CI run that built it: the run's
 -- chain (`chainId`) or, when the artifact has no chain, the latest event of each CI stage on the
 -- artifact's commit before the artifact was first seen. `link` says which (artifact | chain | commit).
--- Only the flow stages are kept: CI run, build, task, test, artifact, deploy and rollback events.
+-- Only the flow stages are kept: CI run, build, task, test, artifact, deploy, canary, verification and
+-- rollback events.
 with artifacts as (
     select * from intermediate.artifacts
 ),
@@ -16,7 +17,8 @@ events as (
         'build_queued', 'build_started', 'build_finished',
         'task_started', 'task_finished', 'test_queued', 'test_started', 'test_finished',
         'artifact_packaged', 'artifact_published', 'artifact_scanned',
-        'deploy_started', 'deploy_failed', 'deployed', 'rolled_back'
+        'deploy_started', 'deploy_failed', 'deployed', 'rolled_back',
+        'canary_started', 'canary_promoted', 'canary_aborted', 'verification_finished'
     )
 ),
 

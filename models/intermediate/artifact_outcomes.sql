@@ -1,5 +1,5 @@
 -- intermediate.artifact_outcomes: one row per artifact with how far it got and what became of it, as of
--- `as_of` = the newest non-commit event in the warehouse (commit times are authors' clocks).
+-- `as_of` = the newest event in the warehouse that is not a commit (authors' clocks) nor an alert (derived).
 -- Furthest step: built → published → scanned → each non-production environment (ordered by tier:
 -- development, unknown, testing, staging; then by name) → production (any production environment).
 -- Outcome, first rule that holds:
@@ -20,7 +20,7 @@ with artifacts as (
 ),
 
 as_of as (
-    select max(occurred_at) as as_of from intermediate.canonical_events where stage <> 'commit'
+    select max(occurred_at) as as_of from intermediate.canonical_events where stage not in ('commit', 'alert_fired', 'alert_cleared')
 ),
 
 deployments as (
@@ -71,10 +71,12 @@ scans as (
 ),
 
 last_verdict as (
-    -- the latest event that says whether the artifact passed: tests, scans, deploy attempts, deployments
+    -- the latest event that says whether the artifact passed: tests, scans, deploy attempts, deployments,
+    -- canaries, post-deployment verifications
     select artifact_id, stage, environment, outcome, occurred_at
     from intermediate.artifact_events
-    where stage in ('test_finished', 'artifact_scanned', 'deploy_failed', 'deployed', 'rolled_back')
+    where stage in ('test_finished', 'artifact_scanned', 'deploy_failed', 'deployed', 'rolled_back',
+                    'canary_promoted', 'canary_aborted', 'verification_finished')
     qualify row_number() over (partition by artifact_id order by occurred_at desc, stage) = 1
 ),
 

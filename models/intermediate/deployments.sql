@@ -3,10 +3,18 @@
 -- redeploy detection per (service, environment, cluster), in time order:
 -- a redeploy is the artifact already running there; a rollback is a reported rollback, or an artifact
 -- that ran there before but not just now (a previously deployed, older version).
+-- The events are intermediate.deployment_events: what Kubernetes only observed is not counted twice.
+-- A progressive rollout's end is a deployment too (is_canary): promoted, it succeeded; aborted, it failed after
+-- serving part of the traffic since canary_started_at (the latest canary start of the artifact there).
 with events as (
     select *
+    from intermediate.deployment_events
+),
+
+canary_starts as (
+    select artifact_id, environment, occurred_at as started_at
     from intermediate.canonical_events
-    where stage in ('deployed', 'rolled_back', 'deploy_failed')
+    where stage = 'canary_started' and artifact_id is not null
 ),
 
 enriched as (
@@ -26,11 +34,15 @@ enriched as (
         coalesce(a.commit_link, case when e.commit_sha is not null then 'deployment' end) as commit_link,
         coalesce(a.repository, e.repository, s.repository) as repository,
         e.occurred_at as deployed_at,
-        case when e.stage = 'deploy_failed' then 'failure' else 'success' end as outcome,
+        case when e.stage in ('deploy_failed', 'canary_aborted') then 'failure' else 'success' end as outcome,
         e.stage = 'rolled_back' as reported_rollback,
         e.source_tool,
-        e.chain_id
+        e.chain_id,
+        e.stage in ('canary_promoted', 'canary_aborted') as is_canary,
+        case when e.stage in ('canary_promoted', 'canary_aborted') then c.started_at end as canary_started_at
     from events e
+    asof left join canary_starts c
+        on c.artifact_id = e.artifact_id and c.environment = e.environment and e.occurred_at >= c.started_at
     left join intermediate.artifacts a on a.artifact_id = e.artifact_id
     left join intermediate.service_catalogue s on s.service = coalesce(e.service, a.service)
 ),

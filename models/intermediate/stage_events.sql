@@ -5,6 +5,8 @@
 --   test_finished      per environment (CI unit tests, acceptance tests in qa…): the first passing run,
 --                      else the first run (a failed test with no passing rerun)
 --   artifact_packaged, artifact_published, artifact_scanned
+--   canary_started     per environment: the first time a progressive rollout of it started there (Argo
+--                      Rollouts, Flagger); the time to its `deployed` (promotion) is the canary's bake time
 --   deployed           per environment: the first successful arrival (deployment or rollback) there
 -- The commit comes first; the others follow in time order (ties by the canonical order of the stages).
 -- The journey ends at the first production arrival: later milestones (the other production clusters,
@@ -59,6 +61,21 @@ test_milestones as (
     ) = 1
 ),
 
+canary_milestones as (
+    -- per environment: the first start of a progressive rollout (canary, blue-green preview)
+    select
+        artifact_id,
+        'canary_started' as stage,
+        environment,
+        arg_min(environment_tier, occurred_at) as environment_tier,
+        arg_min(source_tool, occurred_at) as tool,
+        min(occurred_at) as occurred_at,
+        null::varchar as outcome
+    from linked
+    where stage = 'canary_started'
+    group by artifact_id, environment
+),
+
 arrivals as (
     -- the first successful arrival in each environment
     select
@@ -80,6 +97,8 @@ milestones as (
     select * from ci_milestones
     union all by name
     select * from test_milestones
+    union all by name
+    select * from canary_milestones
     union all by name
     select * from arrivals
 ),
@@ -115,8 +134,10 @@ journey as (
     select
         r.*,
         p.first_production_at,
-        -- tie-break: canonical stage order; a test runs after the deployment to its environment
+        -- tie-break: canonical stage order; a test runs after the deployment to its environment, a canary
+        -- starts before it
         case
+            when r.stage = 'canary_started' then 9.5 + 2 * r.tier_rank
             when r.stage = 'deployed' then 10 + 2 * r.tier_rank
             when r.stage = 'test_finished' and r.environment_tier is distinct from 'unknown' then 11 + 2 * r.tier_rank
             when r.stage = 'test_finished' then 6

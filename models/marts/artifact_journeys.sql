@@ -2,6 +2,8 @@
 -- commit to production: first commit it delivered (else its own commit), build queued/started/finished,
 -- packaged, published, first successful arrival in each environment tier, first production arrival,
 -- when it was rolled back (replaced by a rollback deployment), and the incidents attributed to it.
+-- A progressive rollout to production shows its bake time: canary_started_at (when the canary of its first
+-- production deployment started) and canary_bake_s (from there to the promotion, first_production_at).
 -- furthest_stage is the last of: built, published, development, testing, staging, production (by tier).
 -- Flow (intermediate.artifact_outcomes): furthest_step (built, published, scanned, each environment by
 -- name, production), outcome (production | rejected | never_deployed | superseded | in_flight) with who
@@ -21,6 +23,7 @@ arrivals as (
         min(deployed_at) filter (where environment_tier = 'testing') as first_testing_at,
         min(deployed_at) filter (where environment_tier = 'staging') as first_staging_at,
         min(deployed_at) filter (where environment_tier = 'production') as first_production_at,
+        arg_min(canary_started_at, deployed_at) filter (where environment_tier = 'production') as canary_started_at,
         count(*) filter (where environment_tier = 'production') as production_deployments,
         list(distinct environment order by environment) as environments_reached
     from deployments
@@ -72,6 +75,8 @@ select
     ar.first_testing_at,
     ar.first_staging_at,
     ar.first_production_at,
+    ar.canary_started_at,
+    epoch(ar.first_production_at) - epoch(ar.canary_started_at) as canary_bake_s,
     coalesce(ar.production_deployments, 0) as production_deployments,
     coalesce(ar.environments_reached, []::varchar[]) as environments_reached,
     rb.rolled_back_at,

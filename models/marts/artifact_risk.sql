@@ -13,7 +13,7 @@ with artifacts as (
 ),
 
 params as (
-    select max(occurred_at) as as_of from intermediate.canonical_events where stage <> 'commit'
+    select max(occurred_at) as as_of from intermediate.canonical_events where stage not in ('commit', 'alert_fired', 'alert_cleared')
 ),
 
 production_time as (

@@ -3,12 +3,16 @@
 -- with outcome = 'failure' and are not deployments for the rates.
 -- For successful production deployments:
 --   is_rework: a rollback, or the hotfix of an incident (see intermediate.incidents);
---   caused_failure: an incident is attributed to it, or — not itself a rollback — the next successful
---     deployment of the service in the same cluster is a rollback or a hotfix;
+--   caused_failure: an incident is attributed to it, or a post-deployment verification of it failed
+--     (intermediate.verifications: a Keptn evaluation, an Argo Rollouts analysis), or — not itself a
+--     rollback — the next successful deployment of the service in the same cluster is a rollback or a hotfix;
 --   failure_started_at / recovered_at: with attributed incidents, from the earliest one's start to the
 --     earlier of its resolution and the first rework deployment in the cluster after that start; without,
 --     from the deployment to the next deployment in the cluster. Null when not a failure or not recovered.
--- For failed attempts, recovered_at is the next successful deployment in the same cluster.
+-- For failed attempts, recovered_at is the next successful deployment in the same cluster — except an
+-- aborted production canary (is_canary): it served part of production's traffic, so it is a failed change
+-- (caused_failure, counted with the deployments in marts.dora_metrics) from its canary start until the abort
+-- put all traffic back on the stable version (recovered_at = its deployed_at).
 with deployments as (
     select * from intermediate.deployments
 ),
@@ -41,6 +45,14 @@ sequenced as (
     window next_in_cluster as (partition by service, environment, cluster order by deployed_at, deployment_id)
 ),
 
+verified as (
+    -- failed post-deployment verifications of each deployment
+    select deployment_id, count(*) as failed_verifications
+    from intermediate.verifications
+    where deployment_id is not null and outcome = 'failure'
+    group by deployment_id
+),
+
 attributed as (
     select
         i.deployment_id,
@@ -67,8 +79,9 @@ successes as (
     select
         s.*,
         coalesce(a.incidents, 0) as attributed_incidents,
-        s.is_production and (a.incidents is not null or (not s.is_rollback and coalesce(s.next_is_rework, false)))
-            as caused_failure,
+        coalesce(v.failed_verifications, 0) as failed_verifications,
+        s.is_production and (a.incidents is not null or v.failed_verifications is not null
+                             or (not s.is_rollback and coalesce(s.next_is_rework, false))) as caused_failure,
         case when a.incidents is not null then a.first_incident_at else s.deployed_at end as failure_start,
         case
             when a.incidents is not null then least(a.first_incident_resolved_at, r.rework_at)
@@ -77,6 +90,7 @@ successes as (
     from sequenced s
     left join attributed a using (deployment_id)
     left join rework_after r using (deployment_id)
+    left join verified v using (deployment_id)
 ),
 
 failed_attempts as (
@@ -99,16 +113,19 @@ select
     case when caused_failure then failure_start end as failure_started_at,
     case when caused_failure then failure_end end as recovered_at,
     case when caused_failure then epoch(failure_end) - epoch(failure_start) end as recovery_time_s,
-    previous_artifact_id, source_tool, chain_id
+    previous_artifact_id, source_tool, chain_id, failed_verifications, is_canary, canary_started_at
 from successes
 union all by name
 select
     deployment_id, service, app, team, environment, cluster, environment_tier, is_production,
     artifact_id, version, commit_sha, commit_link, repository, deployed_at, outcome,
-    false as is_rollback, false as is_redeploy, false as is_hotfix, false as is_rework, false as caused_failure,
+    false as is_rollback, false as is_redeploy, false as is_hotfix, false as is_rework,
+    coalesce(is_production and is_canary, false) as caused_failure,
     0 as attributed_incidents,
-    deployed_at as failure_started_at,
-    next_success_at as recovered_at,
-    epoch(next_success_at) - epoch(deployed_at) as recovery_time_s,
-    previous_artifact_id, source_tool, chain_id
+    case when is_production and is_canary then coalesce(canary_started_at, deployed_at) else deployed_at end
+        as failure_started_at,
+    case when is_production and is_canary then deployed_at else next_success_at end as recovered_at,
+    case when is_production and is_canary then epoch(deployed_at) - epoch(coalesce(canary_started_at, deployed_at))
+         else epoch(next_success_at) - epoch(deployed_at) end as recovery_time_s,
+    previous_artifact_id, source_tool, chain_id, 0 as failed_verifications, is_canary, canary_started_at
 from failed_attempts

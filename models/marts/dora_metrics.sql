@@ -1,13 +1,19 @@
--- marts.dora_metrics: the five DORA metrics per period (day, week, month, all) × grain (overall,
+-- marts.dora_metrics: the five DORA metrics per period (day, week, month, all, 30d, 7d, …) × grain (overall,
 -- service, app, team, environment) × group. Production = environment tier production; each cluster's
 -- deployment counts for frequency. Definitions (docs/metrics.md has them in full):
---   deployments: successful production deployments (rollbacks and redeploys included); deployment_days:
+--   deployments: successful production deployments (rollbacks and redeploys included) and aborted production
+--     canaries (a failed change that served production traffic: marts.deployments caused_failure); deployment_days:
 --     distinct UTC dates with one; median_deployment_days_per_week over the weeks of the period
 --     (zeros included) → deployment_frequency bucket;
 --   lead time: per change delivered by a deployment of the period, p50/p90 (continuous, interpolated)
 --     and mean of the positive lead times; non-positive ones (clock skew) are excluded and counted;
 --   change_fail_rate = failed_changes / deployments; rework_rate = rework_deployments / deployments;
 --   recovery_time: over the failed changes of the period; incident_time_to_restore: plain incident time.
+-- Periods [period_start, period_end): calendar ones (day, week, month; all has no end) and rolling windows ending
+-- with the UTC day of `as_of` (the newest event that is not a commit — authors' clocks — nor an alert):
+--   30d (the 30 days up to as_of's day: the metrics exporter's window), 7d (the last 7 days) and
+--   28d_before_7d (the 28 days before those 7: the baseline of the dora_regression alert). A rolling
+--   window's frequency bucket uses its full 7-day blocks counted back from its end (30d: 4 blocks).
 -- Tiers use the newest report year of marts.dora_benchmarks (benchmark_year says which).
 with deployments as (
     select * from marts.deployments where is_production
@@ -16,10 +22,10 @@ with deployments as (
 facts as (
     select 'deployment' as kind, deployed_at as ts, service, app, team, environment,
            caused_failure, is_rework, recovery_time_s, null::double as lead_time_s, null::double as restore_s
-    from deployments where outcome = 'success'
+    from deployments where outcome = 'success' or caused_failure
     union all
     select 'failed_attempt', deployed_at, service, app, team, environment, false, false, null, null, null
-    from deployments where outcome = 'failure'
+    from deployments where outcome = 'failure' and not caused_failure
     union all
     select 'change', d.deployed_at, d.service, d.app, d.team, d.environment, false, false, null, c.lead_time_s, null
     from marts.changes c join deployments d using (deployment_id)
@@ -47,6 +53,23 @@ periods(period) as (
     values ('day'), ('week'), ('month'), ('all')
 ),
 
+as_of as (
+    select max(occurred_at) as as_of
+    from intermediate.canonical_events
+    where stage not in ('commit', 'alert_fired', 'alert_cleared')
+),
+
+rolling_windows as (
+    select
+        w.period,
+        w.days,
+        date_trunc('day', o.as_of) + interval 1 day - to_days(w.offset_days + w.days) as period_start,
+        date_trunc('day', o.as_of) + interval 1 day - to_days(w.offset_days) as period_end
+    from (values ('30d', 30, 0), ('7d', 7, 0), ('28d_before_7d', 28, 7)) w(period, days, offset_days)
+    cross join as_of o
+    where o.as_of is not null
+),
+
 bounds as (
     select
         date_trunc('week', min(deployed_at)) as first_week,
@@ -59,10 +82,18 @@ period_facts as (
     select
         p.period,
         case when p.period = 'all' then b.first_day else date_trunc(p.period, g.ts) end as period_start,
+        case when p.period <> 'all' then date_trunc(p.period, g.ts)
+            + case p.period when 'day' then interval 1 day when 'week' then interval 1 week else interval 1 month end
+        end as period_end,
         g.*
     from grouped g
     cross join periods p
     cross join bounds b
+    where g.group_value is not null
+    union all
+    select w.period, w.period_start, w.period_end, g.*
+    from grouped g
+    join rolling_windows w on g.ts >= w.period_start and g.ts < w.period_end
     where g.group_value is not null
 ),
 
@@ -70,6 +101,7 @@ metrics as (
     select
         period,
         period_start,
+        period_end,
         group_by,
         group_value,
         count(*) filter (where kind = 'deployment') as deployments,
@@ -111,6 +143,31 @@ calendar as (
     left join weekly_days d using (group_by, group_value, week_start)
 ),
 
+rolling_blocks as (
+    -- a rolling window's full 7-day blocks, counted back from its end, that end after the first deployment
+    select w.period, w.period_start, e.block_end - interval 7 day as block_start, e.block_end
+    from rolling_windows w
+    cross join bounds b
+    cross join lateral (
+        select unnest(generate_series(w.period_end - to_days(7 * (w.days // 7 - 1)), w.period_end, interval 7 day))
+            as block_end
+    ) e
+    where e.block_end > b.first_day
+),
+
+rolling_calendar as (
+    -- deployment days per block, for every group with a fact in the window: blocks without one count as zero
+    select m.period, m.period_start, m.group_by, m.group_value, k.block_end,
+           count(distinct f.ts::date) as days
+    from metrics m
+    join rolling_blocks k using (period, period_start)
+    left join period_facts f
+        on f.period = m.period and f.period_start = m.period_start and f.group_by = m.group_by
+        and f.group_value = m.group_value and f.kind = 'deployment'
+        and f.ts >= k.block_start and f.ts < k.block_end
+    group by all
+),
+
 weekly_median as (
     select
         p.period,
@@ -127,6 +184,10 @@ weekly_median as (
     union all
     select 'week', week_start, group_by, group_value, days, (days > 0)::int, 1
     from calendar
+    union all
+    select period, period_start, group_by, group_value, median(days), avg((days > 0)::int), count(*)
+    from rolling_calendar
+    group by all
 ),
 
 benchmark as (

@@ -1,5 +1,7 @@
 -- marts.lifecycle_events: one row per canonical event, deduplicated (raw.events holds each event key
 -- once; a GitHub push becomes one `commit` event per commit it lists), with the environment tier.
+-- duration_s: how long the run a finished event reports took, where its source says (Tekton, Jenkins, k6,
+-- a CDEvents run's finished − started); else null.
 with events as (
     select * from intermediate.canonical_events
 )
@@ -31,5 +33,6 @@ select
     chain_id,
     links,
     subject_id,
-    validation_errors
+    validation_errors,
+    duration_s
 from events

@@ -5,7 +5,8 @@
 --   active_s   = the part of it covered by that tool's own started→finished spans on this artifact
 --                (build_started→build_finished, test_started→test_finished, task_started→task_finished,
 --                deploy_started→deployed | deploy_failed | rolled_back in the same environment — failed
---                attempts are work too); pipeline runs are not spans (a run includes its own queues);
+--                attempts are work too; a canary's canary_started→canary_promoted | canary_aborted: its bake
+--                time); pipeline runs are not spans (a run includes its own queues);
 --   waiting_s  = duration_s − active_s: queued, or idle between one tool finishing and the next starting.
 -- A journey starts at its commit, so the first milestone has no row; it ends at the first production
 -- arrival. A negative duration (a clock ahead of the next tool's) is kept, flagged `is_clock_skew`, with
@@ -44,13 +45,13 @@ starts as (
         artifact_id,
         case stage
             when 'build_started' then 'build' when 'test_started' then 'test'
-            when 'task_started' then 'task' when 'deploy_started' then 'deploy'
+            when 'task_started' then 'task' when 'deploy_started' then 'deploy' when 'canary_started' then 'deploy'
         end as kind,
         env_key,
         source_tool as tool,
         occurred_at as started_at
     from events
-    where stage in ('build_started', 'test_started', 'task_started', 'deploy_started')
+    where stage in ('build_started', 'test_started', 'task_started', 'deploy_started', 'canary_started')
 ),
 
 finishes as (
@@ -64,7 +65,8 @@ finishes as (
         env_key,
         occurred_at as finished_at
     from events
-    where stage in ('build_finished', 'test_finished', 'task_finished', 'deployed', 'deploy_failed', 'rolled_back')
+    where stage in ('build_finished', 'test_finished', 'task_finished', 'deployed', 'deploy_failed', 'rolled_back',
+                    'canary_promoted', 'canary_aborted')
 ),
 
 spans as (

@@ -1,13 +1,34 @@
--- staging.cdevents: every CDEvent (bare, or the data of a CloudEvent), spec v0.3–v0.5, all subjects,
+-- staging.cdevents: every CDEvent (bare, or the data of a CloudEvent), spec v0.1–v0.5, all subjects,
 -- mapped onto the canonical stages and identity columns (DESIGN §4). Parse, rename, cast — no joins
--- to other sources.
+-- to other sources. Also the draft binding (before spec v0.1, still sent by the Jenkins CDEvents plugin): a
+-- CloudEvent of type dev.cdevents.pipelinerun.* / taskrun.* whose subject rides in extension attributes (`url`,
+-- `pipelinename`, `taskname`, `outcome`, `errors`) and whose data is the custom data — read as a CDEvent.
+-- A run's finished event (pipelinerun, taskrun, build, testcaserun, testsuiterun) gets duration_s = its time −
+-- the started event's of the same subject id and source; a test run's started and finished events share the
+-- artifact and environment either names, so its start→finish span counts as active time in stage_durations.
 with source as (
     select
         event_key, event_id, event_source, event_type, transport, source_tool, occurred_at, received_at,
         validation_errors, schema_version,
-        case when transport in ('structured', 'batch') then payload -> 'data' else payload end as cd
+        case
+            when event_format = 'cdevent' then
+                case when transport in ('structured', 'batch') then payload -> 'data' else payload end
+            when transport in ('structured', 'batch') then json_object(
+                'context', json_object('id', event_id, 'source', event_source, 'type', event_type),
+                'subject', json_object('id', coalesce(payload ->> 'url', event_id), 'content', json_object(
+                    'outcome', payload ->> 'outcome', 'errors', payload ->> 'errors', 'url', payload ->> 'url',
+                    'pipelineName', payload ->> 'pipelinename', 'taskName', payload ->> 'taskname')),
+                'customData', payload -> 'data')
+            else json_object(
+                'context', json_object('id', event_id, 'source', event_source, 'type', event_type),
+                'subject', json_object('id', coalesce(headers ->> 'ce-url', event_id), 'content', json_object(
+                    'outcome', headers ->> 'ce-outcome', 'errors', headers ->> 'ce-errors', 'url', headers ->> 'ce-url',
+                    'pipelineName', headers ->> 'ce-pipelinename', 'taskName', headers ->> 'ce-taskname')),
+                'customData', payload)
+        end as cd
     from raw.events
     where event_format = 'cdevent'
+       or (event_format = 'cloudevent' and regexp_matches(event_type, '^dev\.cdevents\.(pipelinerun|taskrun)\.'))
 ),
 
 parsed as (
@@ -18,7 +39,8 @@ parsed as (
         coalesce(cd -> 'context' ->> 'specversion', cd -> 'context' ->> 'version') as cdevents_version,
         cd -> 'subject' ->> 'id' as subject_id,
         cd -> 'subject' -> 'content' as content,
-        case when json_type(cd, '$.customData') = 'OBJECT' then cd -> 'customData' end as custom
+        case when json_type(cd, '$.customData') = 'OBJECT' then cd -> 'customData' end as custom,
+        coalesce(try_cast(cd -> 'context' ->> 'timestamp' as timestamptz), occurred_at) as event_at
     from source
 ),
 
@@ -69,6 +91,21 @@ identified as (
         normalise_outcome(content ->> 'outcome') as reported_outcome
     from parsed p
     left join stage_map m on m.subject = (p.t).subject and m.predicate = (p.t).predicate
+),
+
+runs as (
+    -- a run's events (same subject, subject id and source): the finish's duration; a test run's artifact and
+    -- environment, from whichever of its events names them
+    select
+        * replace (
+            case when (t).subject in ('testcaserun', 'testsuiterun')
+                 then coalesce(raw_artifact_id, max(raw_artifact_id) over run) else raw_artifact_id end as raw_artifact_id,
+            case when (t).subject in ('testcaserun', 'testsuiterun')
+                 then coalesce(environment, max(environment) over run) else environment end as environment),
+        case when (t).predicate = 'finished' and (t).subject in ('pipelinerun', 'taskrun', 'build', 'testcaserun', 'testsuiterun')
+             then epoch(event_at) - epoch(min(event_at) filter (where (t).predicate = 'started') over run) end as duration_s
+    from identified
+    window run as (partition by (t).subject, subject_id, cd -> 'context' ->> 'source')
 )
 
 select
@@ -83,7 +120,7 @@ select
              and coalesce(reported_outcome, normalise_outcome(custom ->> 'outcome')) in ('failure', 'error') then 'deploy_failed'
         else mapped_stage
     end as stage,
-    coalesce(try_cast(cd -> 'context' ->> 'timestamp' as timestamptz), occurred_at) as occurred_at,
+    event_at as occurred_at,
     received_at,
     coalesce(
         reported_outcome,
@@ -92,8 +129,11 @@ select
                                    'change_merged', 'build_finished') then 'success' end
     ) as outcome,
     normalise_repository(coalesce(custom ->> 'repository', content -> 'repository' ->> 'id', content -> 'change' ->> 'source',
-             case when (t).subject = 'repository' then coalesce(content ->> 'name', subject_id) end)) as repository,
-    coalesce(as_commit_sha(custom ->> 'commitSha'), as_commit_sha(content -> 'change' ->> 'id')) as commit_sha,
+             case when (t).subject = 'repository' then coalesce(content ->> 'name', subject_id) end,
+             custom ->> '$.build.scmState.url')) as repository,
+    -- customData.build.scmState: the Jenkins CDEvents plugin's custom data (the job model) names the commit
+    coalesce(as_commit_sha(custom ->> 'commitSha'), as_commit_sha(content -> 'change' ->> 'id'),
+             as_commit_sha(custom ->> '$.build.scmState.commit')) as commit_sha,
     case when (t).subject = 'change' then subject_id else content -> 'change' ->> 'id' end as change_id,
     pipeline_run_id,
     normalise_purl(raw_artifact_id) as artifact_id,
@@ -115,5 +155,6 @@ select
     (t).predicate as cdevents_predicate,
     cdevents_version,
     validation_errors,
-    schema_version
-from identified
+    schema_version,
+    duration_s
+from runs

@@ -5,7 +5,7 @@ Endpoints (see docs/receiver.md):
 - ``POST /`` — CloudEvents sink (binary, structured, batch; Knative-compatible) and bare CDEvents;
   vendor webhooks too when their headers say whose they are;
 - ``POST /webhooks/{source}`` — github, gitlab, harbor, argocd, flux, pagerduty, tekton, jenkins, keptn,
-  kubewatch, generic;
+  kubewatch, generic, argo-rollouts, flagger, k6;
 - ``OPTIONS /`` — the CloudEvents webhook validation handshake;
 - ``GET /healthz`` (the process is up), ``GET /readyz`` (it can write), ``GET /metrics`` (Prometheus).
 

@@ -2,7 +2,7 @@
 
 | source | accepted credentials (secret) |
 |---|---|
-| cloudevents (``POST /``), tekton, jenkins, keptn, kubewatch, generic | ``Authorization: Bearer <LIFECYCLE_INGEST_TOKEN>`` |
+| cloudevents (``POST /``), tekton, jenkins, keptn, kubewatch, argo-rollouts, flagger, k6, generic | ``Authorization: Bearer <LIFECYCLE_INGEST_TOKEN>`` |
 | github | ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`` (LIFECYCLE_GITHUB_SECRET) |
 | gitlab | ``X-Gitlab-Token: <LIFECYCLE_GITLAB_TOKEN>`` |
 | pagerduty | ``X-PagerDuty-Signature: v1=<hex HMAC-SHA256>[,v1=…]`` (LIFECYCLE_PAGERDUTY_SECRET) |

@@ -34,6 +34,7 @@ _FILE_ALIASES = {"ingest": "cloudevents", "ingest_token": "cloudevents", "cloude
 # Paths under /webhooks/{source}; the loader knows each of them (X-Lifecycle-Source), "generic" included.
 WEBHOOK_SOURCES = (
     "github", "gitlab", "harbor", "argocd", "flux", "pagerduty", "tekton", "jenkins", "keptn", "kubewatch", "generic",
+    "argo-rollouts", "flagger", "k6",
 )
 
 # Tuning knobs read from the environment (documented in docs/receiver.md).

@@ -122,6 +122,15 @@ kinds as (
             when s.occur_at is not null and s.event_data is not null and s.type is not null then 'harbor'
             when s.event.event_type is not null and s.event.resource_type is not null then 'pagerduty'
             when s.involvedObject is not null and s.reportingController is not null then 'flux'
+            -- Jenkins Notification plugin: the job's name and its build with a phase
+            when s.name is not null and s.build.phase in ('QUEUED', 'STARTED', 'COMPLETED', 'FINALIZED') then 'jenkins'
+            -- k6's end-of-test summary (--summary-export or handleSummary's data)
+            when s.metrics is not null and s.root_group is not null then 'k6'
+            -- Argo Rollouts notifications whose template posts the Rollout ({{toJson .rollout}})
+            when s.rollout.kind = 'Rollout' and s.rollout.apiVersion like 'argoproj.io/%' then 'argo-rollouts'
+            -- Flagger's event webhook: a canary's name, namespace and phase with the recorded event's message
+            when s.name is not null and s.namespace is not null and s.phase is not null
+                 and s.metadata.eventMessage is not null then 'flagger'
             when s.object_kind in ('push', 'tag_push', 'merge_request', 'pipeline', 'build', 'job', 'deployment',
                                    'issue', 'work_item', 'note', 'wiki_page', 'release', 'feature_flag', 'emoji',
                                    'access_token', 'member', 'project', 'subgroup', 'vulnerability') then 'gitlab'
@@ -149,7 +158,8 @@ envelopes as (
         case
             when ce_kind is not null then null
             when header_tool = 'github' then coalesce(h['x-github-event'], github_event_by_shape(json_keys(e)))
-            else coalesce(h['x-gitlab-event'], s.object_kind, s.event.event_type, s.event_type, s.type, s.reason)
+            else coalesce(h['x-gitlab-event'], s.object_kind, s.event.event_type, s.event_type, s.type, s.reason,
+                          s.build.phase)
         end as webhook_type,
         -- the CDEvent carried: a CloudEvent's data (binary: the body) or the bare event itself
         case

@@ -28,7 +28,7 @@ def test_definitions_load_with_every_layer_jobs_sensor_and_schedule():
     keys = {key.to_user_string() for key in repo.asset_graph.get_all_asset_keys()}
     assert {"raw/events", "raw/quarantine", "staging/cdevents", "marts/lifecycle_events", "serving/snapshot"} <= keys
     assert defs.resolve_job_def("load_and_build") and defs.resolve_job_def("build_models")
-    assert {s.name for s in defs.sensors} == {"landing_zone_sensor"}
+    assert {s.name for s in defs.sensors} == {"landing_zone_sensor", "alerts_after_build"}
     assert {s.name for s in defs.schedules} == {"nightly_load_and_build"}
     check_names = {k.name for k in repo.asset_graph.asset_check_keys}
     assert {"unknown_event_types", "quarantine_growth", "duplicate_events", "clock_skew", "link_coverage"} <= check_names

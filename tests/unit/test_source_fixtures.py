@@ -36,6 +36,13 @@ def test_all_fixtures_ingest_and_map(paths, tmp_path):
     ]
     flux = [json.loads(f.read_text()) for f in sorted((WRITTEN / "flux").glob("*.json"))]
     loads.append(tasks.ingest(paths, [write_lines(tmp_path / "flux.ndjson", flux)]))
+    # deploy-side sources: Keptn (both generations) and Flagger are recognised as they come; Argo Rollouts as
+    # posted to /webhooks/argo-rollouts (its flat template body has no shape of its own)
+    rollouts = [request({"X-Lifecycle-Source": "argo-rollouts"}, json.loads(f.read_text()))
+                for f in sorted((WRITTEN / "argo-rollouts").glob("*.json"))]
+    deploy_side = tasks.ingest(paths, [WRITTEN / "keptn", WRITTEN / "flagger",
+                                       write_lines(tmp_path / "argo-rollouts.ndjson", rollouts)])
+    assert (deploy_side.total("records"), deploy_side.total("quarantined")) == (27 + 11 + 11, 0)
 
     records = sum(r.total("records") for r in loads)
     assert sum(r.total("quarantined") for r in loads) == 0
@@ -47,3 +54,4 @@ def test_all_fixtures_ingest_and_map(paths, tmp_path):
     assert check.passed and check.metadata["unknown"] == 0
     tools = {t for (t,) in rows(paths, "select distinct source_tool from marts.lifecycle_events")}
     assert {"github", "gitlab", "argocd", "harbor", "pagerduty", "flux", "kubewatch"} <= tools
+    assert {"keptn", "argo-rollouts", "flagger"} <= tools
