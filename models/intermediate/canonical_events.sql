@@ -1,6 +1,7 @@
 -- intermediate.canonical_events: the union of every staging model, one row per canonical event, with the
 -- names of services and environments resolved through the configuration (config.*: aliases, images,
 -- repositories; the configured team, app, environment tier and order).
+-- incremental: event_key
 with cdevents as (
     select * from staging.cdevents
 ),

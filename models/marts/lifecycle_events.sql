@@ -1,5 +1,6 @@
 -- marts.lifecycle_events: one row per canonical event, deduplicated (raw.events holds each event key
 -- once; a GitHub push becomes one `commit` event per commit it lists), with the environment tier.
+-- materialized: view (a projection of intermediate.canonical_events: copying a row per event costs a build)
 with events as (
     select * from intermediate.canonical_events
 )
