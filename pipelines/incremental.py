@@ -10,9 +10,17 @@ and of its other inputs. A different fingerprint means a full build.
 
 The delta: ``raw.events`` rows of new loads go into a temp table; each staging model the model reads is
 re-created as a temp view over that table (its SQL with ``raw.events`` swapped); the model's SQL then reads
-those views. A staging model marked ``-- incremental: recompute`` (rows that depend on other events, e.g.
-Argo CD's repeated-notification dedup) is read in full instead, and its rows are replaced too. Rows of the
-delta replace the model's rows with the same key (delete, then insert). Pure DuckDB, no Dagster imports.
+those views. Rows of the delta replace the model's rows with the same key (delete, then insert). How a staging
+model takes part depends on whether its rows read other events (its header says; docs/performance.md):
+
+- plain, or ``-- incremental: per_event`` (window functions only within one event): the new events only;
+- ``-- incremental: siblings (a, b, …)``: rows read other events of the same group — equal values of those
+  output columns (a CDEvents run's started and finished events). The new events' groups are looked up in the
+  model, and every event of those groups is recomputed;
+- ``-- incremental: recompute``, or any window function without a declaration (the safe default): read in
+  full, every row replaced (Argo CD's and Flux's repeated-notification dedup, small sources).
+
+Pure DuckDB, no Dagster imports.
 """
 
 from __future__ import annotations
@@ -76,18 +84,52 @@ def _rebuild(conn: duckdb.DuckDBPyConnection, model: Model, fp: str) -> int:
     return conn.execute(f"select count(*) from {model.qualified}").fetchone()[0]
 
 
+_WINDOW = re.compile(r"\bover\s*\(|\bover\s+[a-z_]+\b|\bqualify\b", re.I)
+
+
+def read_in_full(upstream: Model) -> bool:
+    """Whether incremental runs must read this staging model over all of raw.events (module docstring)."""
+    if set(re.findall(r"\braw\.([a-z_]+)\b", upstream.sql)) != {"events"}:
+        return True  # reads another raw table: no delta of it exists
+    declared = upstream.incremental
+    if declared in ("per_event", "siblings"):
+        return False
+    return declared == "recompute" or bool(_WINDOW.search(_strip_comments(upstream.sql)))
+
+
+def _strip_comments(sql: str) -> str:
+    return re.sub(r"--[^\n]*", "", sql)
+
+
 def delta_sql(model: Model, staging: dict[str, Model], events: str) -> tuple[str, dict[str, str]]:
-    """The model's SQL over temp views of the delta, and those views (name → SQL). A staging model that
-    reads anything besides ``raw.events``, or is marked ``recompute``, keeps reading its full input."""
+    """The model's SQL over temp views of the delta, and those views (name → SQL). A staging model
+    read in full keeps its name; a ``siblings`` one reads ``<events>_<name>`` (the delta and its groups)."""
     views: dict[str, str] = {}
     sql = model.sql
     for qualified, upstream in staging.items():
-        if upstream.incremental == "recompute" or set(re.findall(r"\braw\.([a-z_]+)\b", upstream.sql)) != {"events"}:
+        if read_in_full(upstream):
             continue
         view = f"_delta_{upstream.name}"
-        views[view] = re.sub(r"\braw\.events\b", events, upstream.sql)
+        source = f"{events}_{upstream.name}" if upstream.sibling_columns else events
+        views[view] = re.sub(r"\braw\.events\b", source, upstream.sql)
         sql = re.sub(rf"\b{re.escape(qualified)}\b", view, sql)
     return sql, views
+
+
+def _widen_to_siblings(conn: duckdb.DuckDBPyConnection, model: Model, upstream: Model, events: str) -> None:
+    """``<events>_<name>``: the new events plus every stored event in a group one of them belongs to."""
+    cols = upstream.sibling_columns
+    alone = re.sub(r"\braw\.events\b", events, upstream.sql)
+    match = " and ".join(f"m.{c} is not distinct from g.{c}" for c in cols)
+    conn.execute(f"create or replace temp table _groups as select distinct {', '.join(cols)} from ({alone})")
+    conn.execute(f"""
+        create or replace temp table {events}_{upstream.name} as
+        select * from {events}
+        union all
+        select * from raw.events
+        where event_key in (select m.event_key from {model.qualified} m join _groups g on {match})
+          and event_key not in (select event_key from {events})""")
+    conn.execute("drop table _groups")
 
 
 def run(conn: duckdb.DuckDBPyConnection, model: Model, key: str,
@@ -115,7 +157,10 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, key: str,
     conn.execute("create or replace temp table _delta_events as select * from raw.events "
                  "where load_id in (select unnest(?::varchar[]))", [new_loads])
     sql, views = delta_sql(model, staging, "_delta_events")
+    widened = [u for u in staging.values() if u.sibling_columns and not read_in_full(u)]
     try:
+        for upstream in widened:
+            _widen_to_siblings(conn, model, upstream, "_delta_events")
         for view, view_sql in views.items():
             conn.execute(f"create or replace temp view {view} as\n{view_sql}")
         conn.execute(f"create or replace temp table _delta_rows as\n{sql}")
@@ -128,5 +173,7 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, key: str,
         conn.execute("drop table if exists _delta_rows")
         for view in views:
             conn.execute(f"drop view if exists {view}")
+        for upstream in widened:
+            conn.execute(f"drop table if exists _delta_events_{upstream.name}")
         conn.execute("drop table if exists _delta_events")
     return conn.execute(f"select count(*) from {model.qualified}").fetchone()[0], "incremental", computed

@@ -12,9 +12,9 @@ Two header comments change how a model is materialised (docs/performance.md):
 - ``-- incremental: <key>`` — a table maintained **by load**: the first build (or any change to its SQL,
   the SQL of the staging models it reads, the macros, the configuration tables or its other inputs)
   computes it in full; later builds compute it only for the ``raw.events`` of loads not folded in yet
-  and replace the rows with those keys. A staging model marked ``-- incremental: recompute`` has rows
-  that depend on other events (it deduplicates across notifications): it is read in full each time, and
-  its rows are replaced too. ``lifecycle build --full-refresh`` recomputes everything.
+  and replace the rows with those keys. How each staging model it reads takes part is in
+  pipelines/incremental.py (``per_event``, ``siblings (cols)``, ``recompute``; a model using window
+  functions without a declaration is recomputed). ``lifecycle build --full-refresh`` recomputes everything.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ LAYERS = ("staging", "intermediate", "marts")
 _REF = re.compile(r"\b(raw|staging|intermediate|marts)\.([a-z_][a-z0-9_]*)\b")
 _COMMENT = re.compile(r"--[^\n]*")
 _MATERIALIZED = re.compile(r"^--\s*materialized:\s*(view|table)\b", re.M)
-_INCREMENTAL = re.compile(r"^--\s*incremental:\s*([a-z_]+)\b", re.M)
+_INCREMENTAL = re.compile(r"^--\s*incremental:\s*([a-z_]+)\b(?:\s*\(([a-z_, ]+)\))?", re.M)
 _RAW_EVENTS = re.compile(r"\braw\.events\b")
 
 
@@ -62,10 +62,18 @@ class Model:
 
     @property
     def incremental(self) -> str | None:
-        """The key column of a model maintained by load, ``recompute`` for a staging model read in full
-        by incremental runs, else None."""
+        """The key column of a model maintained by load; for a staging model how incremental runs read it
+        (``per_event``, ``siblings``, ``recompute`` — pipelines/incremental.py); else None."""
         declared = _INCREMENTAL.search(self.sql) if self.python is None else None
         return declared.group(1) if declared else None
+
+    @property
+    def sibling_columns(self) -> tuple[str, ...]:
+        """``-- incremental: siblings (a, b)``: the columns whose equal values make events one group."""
+        declared = _INCREMENTAL.search(self.sql) if self.python is None else None
+        if not declared or declared.group(1) != "siblings" or not declared.group(2):
+            return ()
+        return tuple(c.strip() for c in declared.group(2).split(",") if c.strip())
 
     @property
     def description(self) -> str:
