@@ -50,14 +50,16 @@ DASHBOARD_QUERIES = {
 def run_step(name: str, argv: list[str], env: dict[str, str]) -> dict:
     """Run one step under a fresh wrapper process, so the peak RSS reported is that step's alone."""
     wrapper = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:]); "
-               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(p.returncode)")
+               "r = resource.getrusage(resource.RUSAGE_CHILDREN); "
+               "print(r.ru_utime + r.ru_stime, r.ru_maxrss, file=sys.stderr); sys.exit(p.returncode)")
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", wrapper, *argv], env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"{name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    peak_kib = int(proc.stderr.strip().splitlines()[-1])
-    return {"seconds": round(seconds, 3), "peak_rss_mib": round(peak_kib / 1024, 1)}
+    cpu, peak_kib = proc.stderr.strip().splitlines()[-1].split()
+    # CPU seconds (user + system, all threads) vary less than wall time on a busy machine
+    return {"seconds": round(seconds, 3), "cpu_seconds": round(float(cpu), 3), "peak_rss_mib": round(int(peak_kib) / 1024, 1)}
 
 
 def python(code: str) -> list[str]:
@@ -122,11 +124,18 @@ def main() -> None:
     result["dashboard_queries_ms"] = timings
 
     base = result["baseline"]["seconds"]
+    base_cpu = result["baseline"]["cpu_seconds"]
     result["ratios_to_baseline"] = {
         "ingest_structured_file": round(baseline_ingest["seconds"] / base, 2),
         "build": round(result["build"]["seconds"] / base, 2),
+        "ingest_structured_file_cpu": round(baseline_ingest["cpu_seconds"] / base_cpu, 2),
+        "build_cpu": round(result["build"]["cpu_seconds"] / base_cpu, 2),
     }
     result["increment_share_of_build"] = round(result["increment"]["seconds"] / result["build"]["seconds"], 3)
+    result["increment_share_of_build_cpu"] = round(
+        (inc_ingest["cpu_seconds"] + inc_build["cpu_seconds"]) / result["build"]["cpu_seconds"], 3)
+    result["events_per_s"] = {"baseline": round(result["baseline"]["events"] / base),
+                              "ingest_structured_file": round(result["baseline"]["events"] / baseline_ingest["seconds"])}
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

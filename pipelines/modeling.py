@@ -5,6 +5,16 @@ A model is ``models/<layer>/<name>.sql`` holding one SELECT; it becomes ``<layer
 a view in ``staging`` (cheap, always current), a table in ``intermediate`` and ``marts`` (computed
 once per build, then read by several models and by readers). Dependencies are the ``layer.name`` references
 in the SQL — no templating to learn.
+
+Two header comments change how a model is materialised (docs/performance.md):
+
+- ``-- materialized: view`` — a view even outside ``staging`` (a mart that only renames its input);
+- ``-- incremental: <key>`` — a table maintained **by load**: the first build (or any change to its SQL,
+  the SQL of the staging models it reads, the macros, the configuration tables or its other inputs)
+  computes it in full; later builds compute it only for the ``raw.events`` of loads not folded in yet
+  and replace the rows with those keys. How each staging model it reads takes part is in
+  pipelines/incremental.py (``per_event``, ``siblings (cols)``, ``recompute``; a model using window
+  functions without a declaration is recomputed). ``lifecycle build --full-refresh`` recomputes everything.
 """
 
 from __future__ import annotations
@@ -20,11 +30,14 @@ from pathlib import Path
 import duckdb
 
 from models import MODELS_DIR
-from pipelines import source_config
+from pipelines import incremental, source_config
 
 LAYERS = ("staging", "intermediate", "marts")
 _REF = re.compile(r"\b(raw|staging|intermediate|marts)\.([a-z_][a-z0-9_]*)\b")
 _COMMENT = re.compile(r"--[^\n]*")
+_MATERIALIZED = re.compile(r"^--\s*materialized:\s*(view|table)\b", re.M)
+_INCREMENTAL = re.compile(r"^--\s*incremental:\s*([a-z_]+)\b(?:\s*\(([a-z_, ]+)\))?", re.M)
+_RAW_EVENTS = re.compile(r"\braw\.events\b")
 
 
 @dataclass(frozen=True)
@@ -42,7 +55,25 @@ class Model:
 
     @property
     def materialization(self) -> str:
+        declared = _MATERIALIZED.search(self.sql)
+        if declared:
+            return declared.group(1)
         return "view" if self.layer == "staging" else "table"
+
+    @property
+    def incremental(self) -> str | None:
+        """The key column of a model maintained by load; for a staging model how incremental runs read it
+        (``per_event``, ``siblings``, ``recompute`` — pipelines/incremental.py); else None."""
+        declared = _INCREMENTAL.search(self.sql) if self.python is None else None
+        return declared.group(1) if declared else None
+
+    @property
+    def sibling_columns(self) -> tuple[str, ...]:
+        """``-- incremental: siblings (a, b)``: the columns whose equal values make events one group."""
+        declared = _INCREMENTAL.search(self.sql) if self.python is None else None
+        if not declared or declared.group(1) != "siblings" or not declared.group(2):
+            return ()
+        return tuple(c.strip() for c in declared.group(2).split(",") if c.strip())
 
     @property
     def description(self) -> str:
@@ -51,7 +82,8 @@ class Model:
         for line in self.sql.splitlines():
             if not line.startswith("--"):
                 break
-            lines.append(line[2:].strip())
+            if not (_MATERIALIZED.match(line) or _INCREMENTAL.match(line)):
+                lines.append(line[2:].strip())
         return " ".join(lines)
 
 
@@ -96,14 +128,25 @@ def create_macros(conn: duckdb.DuckDBPyConnection, root: Path = MODELS_DIR) -> N
     conn.execute((root / "macros.sql").read_text())
 
 
-def run_model(conn: duckdb.DuckDBPyConnection, model: Model) -> int | None:
-    """(Re)create one model; returns the row count for tables. Idempotent: create or replace."""
+def run_model(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = False) -> int | None:
+    """(Re)create one model; returns the row count for tables. Idempotent: create or replace (or, for an
+    incremental model, fold in the loads not seen yet — the same rows a full build gives)."""
+    return _run(conn, model, full_refresh)[0]
+
+
+def _run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool) -> tuple[int | None, str, int | None]:
+    """(rows, how it was built, rows computed this time)."""
     if model.python is not None:
-        return model.python(conn)
+        rows = model.python(conn)
+        return rows, "full", rows
+    key = model.incremental
+    if key and key != "recompute" and model.materialization == "table":
+        return incremental.run(conn, model, key, full_refresh)
     conn.execute(f"create or replace {model.materialization} {model.qualified} as\n{model.sql}")
     if model.materialization == "table":
-        return conn.execute(f"select count(*) from {model.qualified}").fetchone()[0]
-    return None
+        rows = conn.execute(f"select count(*) from {model.qualified}").fetchone()[0]
+        return rows, "full", rows
+    return None, model.materialization, None
 
 
 @dataclass
@@ -111,12 +154,15 @@ class ModelRun:
     model: str
     rows: int | None
     seconds: float
+    mode: str = "full"  # full | incremental | unchanged | view
+    computed_rows: int | None = None  # rows computed this time (an incremental model: only the new loads')
 
 
 def build_models(
     conn: duckdb.DuckDBPyConnection,
     select: Iterable[str] | None = None,
     on_model: Callable[[ModelRun], None] | None = None,
+    full_refresh: bool = False,
 ) -> list[ModelRun]:
     """Build all models (or the selected ones, in dependency order) in one transaction.
 
@@ -132,8 +178,8 @@ def build_models(
             if wanted is not None and model.qualified not in wanted:
                 continue
             started = time.perf_counter()
-            rows = run_model(conn, model)
-            run = ModelRun(model.qualified, rows, time.perf_counter() - started)
+            rows, mode, computed = _run(conn, model, full_refresh)
+            run = ModelRun(model.qualified, rows, time.perf_counter() - started, mode, computed)
             runs.append(run)
             if on_model:
                 on_model(run)

@@ -127,11 +127,13 @@ class BuildResult:
 def build(
     paths: Paths,
     on_model: Callable[[modeling.ModelRun], None] | None = None,
+    full_refresh: bool = False,
 ) -> BuildResult:
-    """Run every model, run the quality checks, then publish the snapshot — all under one lock."""
+    """Run every model, run the quality checks, then publish the snapshot — all under one lock.
+    Incremental models fold in only new loads unless ``full_refresh`` (pipelines/incremental.py)."""
     with warehouse.warehouse_lock(paths):
         with warehouse.writer(paths) as conn:
-            runs = modeling.build_models(conn, on_model=on_model)
+            runs = modeling.build_models(conn, on_model=on_model, full_refresh=full_refresh)
             checks = quality.run_checks(conn)
         snapshot = warehouse.publish_snapshot(paths)
     return BuildResult(runs, checks, snapshot)

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 from filelock import FileLock, Timeout
 
-from pipelines.config import Paths, lock_timeout
+from pipelines.config import Paths, lock_timeout, memory_limit
 
 SCHEMAS = ("raw", "staging", "intermediate", "marts")
 
@@ -96,7 +96,7 @@ class NoSnapshot(RuntimeError):
 
 def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open DuckDB with the session settings every query in this project assumes (UTC)."""
-    conn = duckdb.connect(str(path), read_only=read_only)
+    conn = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": memory_limit()})
     conn.execute("set TimeZone = 'UTC'")
     return conn
 

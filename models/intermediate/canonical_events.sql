@@ -2,6 +2,7 @@
 -- names of services and environments resolved through the configuration (config.*: aliases, images,
 -- repositories; the configured team, app, environment tier and order) and the Backstage catalogue
 -- (intermediate.service_ownership: team and app at the event's time win over the configured ones).
+-- incremental: event_key
 with cdevents as (
     select * from staging.cdevents
 ),

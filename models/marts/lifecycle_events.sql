@@ -2,6 +2,7 @@
 -- once; a GitHub push becomes one `commit` event per commit it lists), with the environment tier.
 -- duration_s: how long the run a finished event reports took, where its source says (Tekton, Jenkins, k6,
 -- a CDEvents run's finished − started); else null.
+-- materialized: view (a projection of intermediate.canonical_events: copying a row per event costs a build)
 with events as (
     select * from intermediate.canonical_events
 )

@@ -23,6 +23,7 @@
 -- app = label app.kubernetes.io/part-of; version = label app.kubernetes.io/version, else the image tag,
 -- else the chart version; environment = label/annotation environment (or env), else the destination
 -- cluster's name; cluster = label cluster, else the destination name or server host.
+-- incremental: recompute (repeated notifications are deduplicated across events)
 with source as (
     select event_key, event_id, event_type, received_at, validation_errors, payload as body
     from raw.events

@@ -20,6 +20,7 @@
 -- environment / cluster / service / team / app: the Alert's eventMetadata (`environment` or `env`,
 -- `cluster`, `service`, `team` or `owner`, `app` or `part-of`); environment falls back to the cluster,
 -- service to the object's name.
+-- incremental: recompute (repeated notifications are deduplicated across events)
 with source as (
     select event_key, event_id, event_type, received_at, validation_errors, payload as body
     from raw.events

@@ -3,6 +3,7 @@
 -- parent is the one before it (true for the first parent; enough for "contains" on the pushed branch).
 -- Pushes with no commits (branch or tag deletions) and tag pushes produce no row. After a force push
 -- the first commit's parent is left unknown: `before` was discarded, so it is not an ancestor.
+-- incremental: per_event (the window orders commits within one push)
 with pushes as (
     select event_key, event_id, received_at, payload as body
     from raw.events

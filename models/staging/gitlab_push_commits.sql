@@ -7,6 +7,7 @@
 -- (ISO, `2021-01-01 10:00:00 UTC`, `+0200` offsets), converted to UTC. GitLab does not say whether a
 -- push was forced (`forced` null). Pushes with no commits (branch deletions) produce no row and stay in
 -- staging.webhooks; `push_key` is the raw event the row came from.
+-- incremental: per_event (the window orders commits within one push)
 with pushes as (
     select event_key, event_id, received_at, payload as body
     from raw.events

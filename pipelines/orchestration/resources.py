@@ -9,7 +9,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from pipelines import warehouse
-from pipelines.config import Paths, resolve_paths
+from pipelines.config import Paths, memory_limit, resolve_paths
 
 
 class WarehouseResource(DuckDBResource):
@@ -33,4 +33,5 @@ class WarehouseResource(DuckDBResource):
 
 def default_warehouse() -> WarehouseResource:
     paths = resolve_paths()
-    return WarehouseResource(database=str(paths.warehouse), landing=str(paths.landing))
+    return WarehouseResource(database=str(paths.warehouse), landing=str(paths.landing),
+                             connection_config={"memory_limit": memory_limit()})

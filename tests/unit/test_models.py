@@ -77,8 +77,14 @@ def test_models_are_discovered_with_their_dependencies_in_order():
     order = [m.qualified for m in modeling.build_order()]
     assert order.index("staging.cdevents") < order.index("intermediate.canonical_events")
     assert order.index("intermediate.change_deliveries") < order.index("marts.changes")
-    assert models["marts.lifecycle_events"].materialization == "table"
+    # the default by layer, and the header that overrides it (a mart that only projects its input)
+    assert models["marts.dora_metrics"].materialization == "table"
+    assert models["marts.lifecycle_events"].materialization == "view"
+    assert "materialized" not in models["marts.lifecycle_events"].description
     assert models["staging.cdevents"].materialization == "view"
+    assert models["intermediate.canonical_events"].incremental == "event_key"
+    assert models["staging.argocd_notifications"].incremental == "recompute"
+    assert models["staging.cdevents"].incremental is None
     assert models["intermediate.change_deliveries"].python is not None
     assert models["staging.cdevents"].description.startswith("staging.cdevents:")
 

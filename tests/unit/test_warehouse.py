@@ -66,15 +66,29 @@ def test_a_failing_model_rolls_back_and_publishes_nothing(paths, tmp_path, monke
     before = paths.serving.stat().st_mtime_ns
     tasks.ingest(paths, [write_lines(tmp_path / "b.ndjson", [cloudevent(2)])])
 
-    def broken(conn, model):
+    def broken(conn, model, full_refresh):
         if model.layer == "marts":
             raise duckdb.BinderException("boom")
-        return original(conn, model)
+        return original(conn, model, full_refresh)
 
-    original = modeling.run_model
-    monkeypatch.setattr(modeling, "run_model", broken)
+    original = modeling._run
+    monkeypatch.setattr(modeling, "_run", broken)
     with pytest.raises(duckdb.Error, match="boom"):
         tasks.build(paths)
     assert paths.serving.stat().st_mtime_ns == before
     with warehouse.warehouse_lock(paths), warehouse.writer(paths) as conn:
         assert conn.execute("select count(*) from marts.lifecycle_events").fetchone()[0] == 1
+
+
+def test_every_connection_gets_the_configured_memory_limit(monkeypatch, tmp_path):
+    """LIFECYCLE_MEMORY_LIMIT bounds DuckDB (it spills beyond it); a malformed value is a clear error."""
+    from pipelines import config
+
+    monkeypatch.setenv("LIFECYCLE_MEMORY_LIMIT", "1GiB")
+    conn = warehouse.connect(tmp_path / "w.duckdb")
+    assert conn.execute("select current_setting('memory_limit')").fetchone()[0] == "1.0 GiB"
+    monkeypatch.delenv("LIFECYCLE_MEMORY_LIMIT")
+    assert config.memory_limit() == config.DEFAULT_MEMORY_LIMIT == "3GB"
+    monkeypatch.setenv("LIFECYCLE_MEMORY_LIMIT", "lots")
+    with pytest.raises(ValueError, match="LIFECYCLE_MEMORY_LIMIT='lots': expected a size"):
+        warehouse.connect(tmp_path / "w.duckdb")

@@ -1,0 +1,179 @@
+"""Incremental materialisation of a model by load: the first build computes it in full, later builds only
+for the ``raw.events`` of loads not folded in yet.
+
+Why: parsing every payload again on every build is most of a build's time (``intermediate.canonical_events``
+holds one row per event, extracted from its JSON). Events never change once loaded — ``raw.events`` is
+append-only and deduplicated — so their canonical rows only need computing once, as long as nothing they were
+computed from has changed. The **fingerprint** says what they were computed from: the model's SQL, the SQL of
+the staging models it reads, ``models/macros.sql``, and the content of the configuration tables (``config.*``)
+and of its other inputs. A different fingerprint means a full build.
+
+The delta: ``raw.events`` rows of new loads go into a temp table; each staging model the model reads is
+re-created as a temp view over that table (its SQL with ``raw.events`` swapped); the model's SQL then reads
+those views. Rows of the delta replace the model's rows with the same key (delete, then insert). How a staging
+model takes part depends on whether its rows read other events (its header says; docs/performance.md):
+
+- plain, or ``-- incremental: per_event`` (window functions only within one event): the new events only;
+- ``-- incremental: siblings (a, b, …)``: rows read other events of the same group — equal values of those
+  output columns (a CDEvents run's started and finished events). The new events' groups are looked up in the
+  model, and every event of those groups is recomputed;
+- ``-- incremental: recompute``, or any window function without a declaration (the safe default): read in
+  full, every row replaced (Argo CD's and Flux's repeated-notification dedup, small sources).
+
+Pure DuckDB, no Dagster imports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import TYPE_CHECKING
+
+import duckdb
+
+if TYPE_CHECKING:
+    from pipelines.modeling import Model
+
+STATE_DDL = """
+create schema if not exists build_state;
+create table if not exists build_state.incremental_models (
+    model varchar primary key,       -- qualified name
+    fingerprint varchar not null     -- what its rows were computed from (module docstring)
+);
+create table if not exists build_state.incremental_loads (
+    model varchar not null,
+    load_id varchar not null         -- a raw.events load already folded into the model
+);
+"""
+
+
+def _table_exists(conn: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, name = qualified.split(".")
+    return bool(conn.execute(
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ? and not temporary",
+        [schema, name]).fetchone()[0])
+
+
+def _content_hash(conn: duckdb.DuckDBPyConnection, qualified: str) -> str:
+    return conn.execute(
+        f"select md5(coalesce(string_agg(t::varchar, chr(30) order by t::varchar), '')) from {qualified} t"
+    ).fetchone()[0]
+
+
+def fingerprint(conn: duckdb.DuckDBPyConnection, model: Model) -> str:
+    """Everything the model's rows were computed from, as one hash (module docstring)."""
+    from pipelines.modeling import MODELS_DIR, discover_models
+
+    models = discover_models()
+    parts = [model.sql, (MODELS_DIR / "macros.sql").read_text()]
+    for dep in model.deps:
+        upstream = models[dep]
+        parts.append(upstream.sql if upstream.layer == "staging" else _content_hash(conn, dep))
+    for (name,) in conn.execute("select table_name from duckdb_tables() where schema_name = 'config' "
+                                "order by table_name").fetchall():
+        parts.append(name + _content_hash(conn, f"config.{name}"))
+    return hashlib.sha256(chr(31).join(parts).encode()).hexdigest()
+
+
+def _rebuild(conn: duckdb.DuckDBPyConnection, model: Model, fp: str) -> int:
+    conn.execute(f"create or replace table {model.qualified} as\n{model.sql}")
+    conn.execute("delete from build_state.incremental_loads where model = ?", [model.qualified])
+    conn.execute("insert into build_state.incremental_loads select distinct ?, load_id from raw.events",
+                 [model.qualified])
+    conn.execute("insert or replace into build_state.incremental_models values (?, ?)", [model.qualified, fp])
+    return conn.execute(f"select count(*) from {model.qualified}").fetchone()[0]
+
+
+_WINDOW = re.compile(r"\bover\s*\(|\bover\s+[a-z_]+\b|\bqualify\b", re.I)
+
+
+def read_in_full(upstream: Model) -> bool:
+    """Whether incremental runs must read this staging model over all of raw.events (module docstring)."""
+    if set(re.findall(r"\braw\.([a-z_]+)\b", upstream.sql)) != {"events"}:
+        return True  # reads another raw table: no delta of it exists
+    declared = upstream.incremental
+    if declared in ("per_event", "siblings"):
+        return False
+    return declared == "recompute" or bool(_WINDOW.search(_strip_comments(upstream.sql)))
+
+
+def _strip_comments(sql: str) -> str:
+    return re.sub(r"--[^\n]*", "", sql)
+
+
+def delta_sql(model: Model, staging: dict[str, Model], events: str) -> tuple[str, dict[str, str]]:
+    """The model's SQL over temp views of the delta, and those views (name → SQL). A staging model
+    read in full keeps its name; a ``siblings`` one reads ``<events>_<name>`` (the delta and its groups)."""
+    views: dict[str, str] = {}
+    sql = model.sql
+    for qualified, upstream in staging.items():
+        if read_in_full(upstream):
+            continue
+        view = f"_delta_{upstream.name}"
+        source = f"{events}_{upstream.name}" if upstream.sibling_columns else events
+        views[view] = re.sub(r"\braw\.events\b", source, upstream.sql)
+        sql = re.sub(rf"\b{re.escape(qualified)}\b", view, sql)
+    return sql, views
+
+
+def _widen_to_siblings(conn: duckdb.DuckDBPyConnection, model: Model, upstream: Model, events: str) -> None:
+    """``<events>_<name>``: the new events plus every stored event in a group one of them belongs to."""
+    cols = upstream.sibling_columns
+    alone = re.sub(r"\braw\.events\b", events, upstream.sql)
+    match = " and ".join(f"m.{c} is not distinct from g.{c}" for c in cols)
+    conn.execute(f"create or replace temp table _groups as select distinct {', '.join(cols)} from ({alone})")
+    conn.execute(f"""
+        create or replace temp table {events}_{upstream.name} as
+        select * from {events}
+        union all
+        select * from raw.events
+        where event_key in (select m.event_key from {model.qualified} m join _groups g on {match})
+          and event_key not in (select event_key from {events})""")
+    conn.execute("drop table _groups")
+
+
+def run(conn: duckdb.DuckDBPyConnection, model: Model, key: str,
+        full_refresh: bool = False) -> tuple[int, str, int | None]:
+    """Bring ``model`` up to date; returns (rows, mode, rows computed) with mode ``full``, ``incremental``
+    or ``unchanged``."""
+    from pipelines.modeling import discover_models
+
+    conn.execute(STATE_DDL)
+    fp = fingerprint(conn, model)
+    stored = conn.execute("select fingerprint from build_state.incremental_models where model = ?",
+                          [model.qualified]).fetchone()
+    if full_refresh or stored is None or stored[0] != fp or not _table_exists(conn, model.qualified):
+        rows = _rebuild(conn, model, fp)
+        return rows, "full", rows
+
+    new_loads = [r[0] for r in conn.execute(
+        "select distinct load_id from raw.events where load_id not in "
+        "(select load_id from build_state.incremental_loads where model = ?)", [model.qualified]).fetchall()]
+    if not new_loads:
+        return conn.execute(f"select count(*) from {model.qualified}").fetchone()[0], "unchanged", 0
+
+    models = discover_models()
+    staging = {d: models[d] for d in model.deps if models[d].layer == "staging"}
+    conn.execute("create or replace temp table _delta_events as select * from raw.events "
+                 "where load_id in (select unnest(?::varchar[]))", [new_loads])
+    sql, views = delta_sql(model, staging, "_delta_events")
+    widened = [u for u in staging.values() if u.sibling_columns and not read_in_full(u)]
+    try:
+        for upstream in widened:
+            _widen_to_siblings(conn, model, upstream, "_delta_events")
+        for view, view_sql in views.items():
+            conn.execute(f"create or replace temp view {view} as\n{view_sql}")
+        conn.execute(f"create or replace temp table _delta_rows as\n{sql}")
+        computed = conn.execute("select count(*) from _delta_rows").fetchone()[0]
+        conn.execute(f"delete from {model.qualified} where {key} in (select {key} from _delta_rows)")
+        conn.execute(f"insert into {model.qualified} by name select * from _delta_rows")
+        conn.execute("insert into build_state.incremental_loads select ?, unnest(?::varchar[])",
+                     [model.qualified, new_loads])
+    finally:
+        conn.execute("drop table if exists _delta_rows")
+        for view in views:
+            conn.execute(f"drop view if exists {view}")
+        for upstream in widened:
+            conn.execute(f"drop table if exists _delta_events_{upstream.name}")
+        conn.execute("drop table if exists _delta_events")
+    return conn.execute(f"select count(*) from {model.qualified}").fetchone()[0], "incremental", computed
