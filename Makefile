@@ -22,10 +22,10 @@ demo: setup
 	$(BIN)/lifecycle demo
 
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not browser and not slow"
+	$(BIN)/python -m pytest -n auto -m "not browser and not slow"
 
 clean:
 	rm -rf data reports .dagster_home .pytest_cache
