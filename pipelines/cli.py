@@ -178,7 +178,7 @@ def build(warehouse_path: Path | None, full_refresh: bool) -> None:
     with console.status("building models…"):
         result = tasks.build(resolved, full_refresh=full_refresh, on_model=lambda run: console.print(
             f"  {run.model:<40} {'' if run.rows is None else f'{run.rows:>10} rows'} {run.seconds:7.2f}s"
-            + ("" if run.mode in ("full", "view") else f"  ({run.mode})"), highlight=False))
+            + ("" if run.mode in ("full", "view") else f"  ({run.mode})"), highlight=False, soft_wrap=True))
     for check in result.checks:
         mark = "[green]ok[/]  " if check.passed else "[yellow]warn[/]"
         console.print(f"{mark} {check.name}: {check.description}", highlight=False, soft_wrap=True)

@@ -33,6 +33,10 @@ def _tables(conn: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """(incremental warehouse, full-refresh warehouse, the mode of canonical_events in each incremental build)."""
+    from pipelines import incremental
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(incremental, "MIN_EVENTS_FOR_DELTA", 0)  # the delta path even on a small warehouse
     root = tmp_path_factory.mktemp("incremental")
     paths = resolve_paths(root / "inc" / "warehouse.duckdb")
     # the sample's structured file is split in two halves loaded by different builds, so CDEvents runs
@@ -56,7 +60,8 @@ def built(tmp_path_factory):
     assert next(r.mode for r in runs if r.model == "intermediate.canonical_events") == "full"
     assert next(r.computed_rows for r in runs if r.model == "intermediate.canonical_events") == next(
         r.rows for r in runs if r.model == "intermediate.canonical_events")
-    return paths, full, modes
+    yield paths, full, modes
+    patch.undo()
 
 
 def test_runs_straddling_two_loads_are_recomputed_as_a_group(built):
@@ -99,6 +104,9 @@ def test_incremental_builds_equal_a_full_rebuild(built):
 
 
 def test_a_build_without_new_loads_changes_nothing_and_a_config_change_rebuilds(built, tmp_path, monkeypatch):
+    from pipelines import incremental
+
+    monkeypatch.setattr(incremental, "MIN_EVENTS_FOR_DELTA", 0)
     paths, _, _ = built
     copy = resolve_paths(tmp_path / "warehouse.duckdb")
     shutil.copyfile(paths.warehouse, copy.warehouse)
@@ -117,3 +125,17 @@ def test_a_build_without_new_loads_changes_nothing_and_a_config_change_rebuilds(
     assert modeling._run(conn, model, False) == (before, "full", before)  # the configuration is in the fingerprint
     assert conn.execute("select count(*) from intermediate.canonical_events where service = 'fund-transfer' "
                         "and team is distinct from 'treasury'").fetchone()[0] == 0
+
+
+def test_a_small_warehouse_is_rebuilt_in_full(tmp_path, monkeypatch):
+    """Below MIN_EVENTS_FOR_DELTA stored events the full rebuild is the cheaper path (pipelines/incremental.py)."""
+    from pipelines import incremental
+
+    monkeypatch.setattr(incremental, "MIN_EVENTS_FOR_DELTA", 10_000)  # the sample has ~5k events
+    paths = resolve_paths(tmp_path / "warehouse.duckdb")
+    files = sorted(SAMPLE_DIR.glob("*.ndjson"))
+    tasks.ingest(paths, files[:2])
+    tasks.build(paths)
+    tasks.ingest(paths, files[2:])
+    run = next(r for r in tasks.build(paths).runs if r.model == "intermediate.canonical_events")
+    assert (run.mode, run.computed_rows) == ("full", run.rows)
