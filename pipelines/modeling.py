@@ -37,7 +37,6 @@ _REF = re.compile(r"\b(raw|staging|intermediate|marts)\.([a-z_][a-z0-9_]*)\b")
 _COMMENT = re.compile(r"--[^\n]*")
 _MATERIALIZED = re.compile(r"^--\s*materialized:\s*(view|table)\b", re.M)
 _INCREMENTAL = re.compile(r"^--\s*incremental:\s*([a-z_]+)\b(?:\s*\(([a-z_, ]+)\))?", re.M)
-_RAW_EVENTS = re.compile(r"\braw\.events\b")
 
 
 @dataclass(frozen=True)
