@@ -6,7 +6,9 @@ Steps, each in its own process so its peak memory (ru_maxrss) is its own:
             the practical limit of this machine for "read the events";
   ingest    `lifecycle ingest` of the same files;
   build     `lifecycle build` (all models + quality checks + snapshot publish);
-  increment 10k new events (a second generated day) ingested and built on top;
+  increment the last 10k events of the generated stream (carved out of every file before the first ingest,
+            so the base is the organisation up to a moment and the increment its next deliveries: artifacts in
+            flight move on, old journeys change), ingested and built on top;
   queries   representative dashboard queries on the snapshot.
 
     python benchmarks/run_benchmark.py --events 1000000 [--out benchmarks/results/1m.json] [--keep DIR]
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -47,6 +50,68 @@ DASHBOARD_QUERIES = {
 }
 
 
+INCREMENT_EVENTS = 10_000
+EVENT_FILES = (".ndjson", ".json")
+
+
+def event_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if p.suffix in EVENT_FILES and p.name != "expected.json")
+
+
+def _record_lines(path: Path) -> list[int]:
+    """Byte offset of every record line: an NDJSON line, or an element line of the generator's batch file
+    (``[`` and ``]`` on lines of their own, one element per line)."""
+    offsets, pos = [], 0
+    with open(path, "rb") as fh:
+        for line in fh:
+            if line.strip() not in (b"[", b"]", b""):
+                offsets.append(pos)
+            pos += len(line)
+    return offsets
+
+
+def split_increment(events: Path, increment: Path, count: int = INCREMENT_EVENTS) -> int:
+    """Move the last records of every file (the generator writes them in time order) into ``increment``, in
+    place (a 10M-event stream is 11 GB: no copy). Returns the records moved."""
+    done = increment / ".split"
+    if done.exists():
+        return int(done.read_text())
+    increment.mkdir(parents=True, exist_ok=True)
+    files = {path: _record_lines(path) for path in event_files(events)}
+    share = count / sum(len(offsets) for offsets in files.values())
+    moved = 0
+    for path, offsets in files.items():
+        keep = len(offsets) - round(len(offsets) * share)
+        if keep >= len(offsets):
+            continue
+        with open(path, "rb+") as fh:
+            fh.seek(offsets[keep])
+            tail = fh.read()
+            fh.truncate(offsets[keep])
+            if path.suffix == ".json":  # a JSON array: close both halves
+                tail = b"[\n" + tail
+                fh.seek(0, os.SEEK_END)
+                size = fh.tell()
+                fh.seek(max(0, size - 2))
+                end = fh.read()
+                fh.truncate(size - (2 if end == b",\n" else 1 if end.endswith(b",") else 0))
+                fh.seek(0, os.SEEK_END)
+                fh.write(b"\n]\n")
+        (increment / path.name).write_bytes(tail)
+        moved += len(offsets) - keep
+    done.write_text(str(moved))
+    return moved
+
+
+_MODEL_LINE = re.compile(r"^\s+((?:staging|intermediate|marts)\.[a-z_]+)\s+(?:\d+ rows\s+)?([\d.]+)s\s*$", re.M)
+
+
+def build_profile(output: str, top: int = 12) -> dict[str, float]:
+    """The slowest models of a `lifecycle build`, from its per-model lines."""
+    seconds = {name: float(s) for name, s in _MODEL_LINE.findall(output)}
+    return dict(sorted(seconds.items(), key=lambda kv: -kv[1])[:top])
+
+
 def run_step(name: str, argv: list[str], env: dict[str, str]) -> dict:
     """Run one step under a fresh wrapper process, so the peak RSS reported is that step's alone."""
     wrapper = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:]); "
@@ -59,7 +124,8 @@ def run_step(name: str, argv: list[str], env: dict[str, str]) -> dict:
         raise SystemExit(f"{name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     cpu, peak_kib = proc.stderr.strip().splitlines()[-1].split()
     # CPU seconds (user + system, all threads) vary less than wall time on a busy machine
-    return {"seconds": round(seconds, 3), "cpu_seconds": round(float(cpu), 3), "peak_rss_mib": round(int(peak_kib) / 1024, 1)}
+    return {"seconds": round(seconds, 3), "cpu_seconds": round(float(cpu), 3),
+            "peak_rss_mib": round(int(peak_kib) / 1024, 1), "output": proc.stdout}
 
 
 def python(code: str) -> list[str]:
@@ -84,8 +150,9 @@ def main() -> None:
     if not (data / "cloudevents.ndjson").exists():
         result["generate"] = run_step("generate", [sys.executable, "-m", "sample_events.generate", "--out", str(data),
                                                    "--events", str(args.events)], env)
+    result["increment_records"] = split_increment(data, extra)
     structured = data / "cloudevents.ndjson"
-    files = sorted(str(p) for p in data.iterdir() if p.suffix in (".ndjson", ".json") and p.name != "expected.json")
+    files = [str(p) for p in event_files(data)]
     result["input_bytes"] = sum(Path(f).stat().st_size for f in files)
 
     baseline_db = work / "baseline.duckdb"
@@ -100,13 +167,11 @@ def main() -> None:
     result["ingest_structured_only"] = baseline_ingest
     result["ingest_rest"] = run_step("ingest", [str(BIN / "lifecycle"), "ingest", *files], env)
     result["build"] = run_step("build", [str(BIN / "lifecycle"), "build"], env)
+    result["build"]["slowest_models_s"] = build_profile(result["build"]["output"])
 
-    if not (extra / "cloudevents.ndjson").exists():
-        run_step("generate-increment", [sys.executable, "-m", "sample_events.generate", "--out", str(extra),
-                                        "--days", "1", "--start", "2026-10-01", "--seed", "99"], env)
-    extra_files = sorted(str(p) for p in extra.iterdir() if p.suffix in (".ndjson", ".json") and p.name != "expected.json")
-    inc_ingest = run_step("increment-ingest", [str(BIN / "lifecycle"), "ingest", *extra_files], env)
+    inc_ingest = run_step("increment-ingest", [str(BIN / "lifecycle"), "ingest", *map(str, event_files(extra))], env)
     inc_build = run_step("increment-build", [str(BIN / "lifecycle"), "build"], env)
+    inc_build["slowest_models_s"] = build_profile(inc_build["output"])
     result["increment"] = {"ingest": inc_ingest, "build": inc_build,
                            "seconds": round(inc_ingest["seconds"] + inc_build["seconds"], 3)}
 
@@ -136,6 +201,9 @@ def main() -> None:
         (inc_ingest["cpu_seconds"] + inc_build["cpu_seconds"]) / result["build"]["cpu_seconds"], 3)
     result["events_per_s"] = {"baseline": round(result["baseline"]["events"] / base),
                               "ingest_structured_file": round(result["baseline"]["events"] / baseline_ingest["seconds"])}
+    for step in (result.get("generate", {}), result["ingest_structured_only"], result["ingest_rest"], result["build"],
+                 inc_ingest, inc_build):
+        step.pop("output", None)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from pipelines import export as export_mod
@@ -81,18 +81,20 @@ def ingest(paths: tuple[Path, ...], source: str | None, strict: bool, since: dat
     resolved = resolve_paths(warehouse_path)
     files = loader.discover(paths, since=since and since.date(), until=until and until.date())
     table = Table("file", "records", "accepted", "duplicate", "quarantined", "note", title="ingest")
-    with Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console, transient=True, disable=len(files) < 2,
+    total_bytes = sum(f.stat().st_size for f in files)
+    with Progress(  # by input bytes: a large file (loaded in pieces) moves the bar too
+        TextColumn("[progress.description]{task.description}"), BarColumn(), DownloadColumn(),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
+        disable=len(files) < 2 and total_bytes <= loader.PIECE_BYTES,
     ) as progress:
-        task = progress.add_task("loading", total=len(files))
+        task = progress.add_task(f"loading {len(files)} file(s)", total=total_bytes)
 
         def on_file(path: Path, result: loader.FileResult) -> None:
-            progress.advance(task)
             table.add_row(_short_path(path), str(result.records), str(result.accepted), str(result.duplicates),
                           str(result.quarantined), result.note)
 
-        result = tasks.ingest(resolved, files, source=source, strict=strict, on_file=on_file)
+        result = tasks.ingest(resolved, files, source=source, strict=strict, on_file=on_file,
+                              on_bytes=lambda n: progress.advance(task, n))
     if len(files) <= 50:
         console.print(table)
     totals = result.as_metadata()

@@ -17,8 +17,9 @@ import gzip
 import hashlib
 import json
 import os
+import tempfile
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib import resources
@@ -163,9 +164,12 @@ _CLASSIFY_SQL = (
 # Small files are loaded together (one classification pass, one transaction) up to these bounds.
 BATCH_BYTES = 64 * 1024 * 1024
 BATCH_FILES = 500
+# A larger NDJSON file is loaded in line-aligned pieces of about this size, one transaction each: memory stays
+# bounded whatever the file's size (a 10M-event file is 7 GB), and a crash loses at most the piece in flight.
+PIECE_BYTES = 256 * 1024 * 1024
 
 _READ_LINES = (
-    "insert into _lines select ?, line, doc, case when doc is null and trim(text) <> '' then text end from ("
+    "insert into _lines select ?, line + ?, doc, case when doc is null and trim(text) <> '' then text end from ("
     "  select line, text, try_cast(text as json) as doc from ("
     "    select row_number() over () as line, text "
     "    from read_csv(?, columns = {'text': 'VARCHAR'}, header = false, delim = chr(1), quote = '', "
@@ -177,19 +181,23 @@ _READ_DOCUMENTS = (
 )
 
 
-def _stage_file(conn: duckdb.DuckDBPyConnection, file_no: int, path: Path) -> str | None:
+def _stage_file(conn: duckdb.DuckDBPyConnection, file_no: int, path: Path, lines_before: int = 0) -> str | None:
     """Append one file's records to ``_lines(file_no, line, doc, bad)``; return a file-level reason to reject it.
 
     ``doc`` is the parsed JSON of a line, ``bad`` the text of a non-empty line that is not JSON.
+    ``lines_before``: the lines of the file before this piece of it (``_pieces``), so line numbers are the file's.
     """
     name = str(path)
+    if lines_before:  # a later piece of an NDJSON file (_pieces): its first line is not the file's
+        conn.execute(_READ_LINES, [file_no, lines_before, name, MAX_LINE_BYTES])
+        return None
     if _first_char(path) == "[":
         try:
             conn.execute(_READ_DOCUMENTS.format(format="array"), [file_no, name, MAX_DOCUMENT_BYTES])
             return None
         except duckdb.Error as exc:
             return f"file is not a valid JSON array (batch mode): {_short(exc)}"
-    conn.execute(_READ_LINES, [file_no, name, MAX_LINE_BYTES])
+    conn.execute(_READ_LINES, [file_no, 0, name, MAX_LINE_BYTES])
     first_line_bad = conn.execute(
         "select count(*) > 0 from _lines where file_no = ? and line = 1 and bad is not null", [file_no]
     ).fetchone()[0]
@@ -266,6 +274,42 @@ class _Pending:
     path: Path
     sha256: str
     size: int
+    piece: Path | None = None  # the piece of ``path`` to read (_pieces); its ledger row is written by the caller
+    lines_before: int = 0
+
+
+def _splittable(path: Path, size: int) -> bool:
+    """A file worth loading in pieces: large, and NDJSON (its first line is a JSON document on its own)."""
+    if size <= PIECE_BYTES:
+        return False
+    opener = gzip.open if _is_gzip(path) else open
+    with opener(path, "rb") as fh:
+        first = fh.readline(MAX_LINE_BYTES)
+    try:
+        return isinstance(json.loads(first), dict)
+    except ValueError:
+        return False
+
+
+def _pieces(path: Path, directory: Path) -> Iterator[tuple[Path, int, int]]:
+    """Line-aligned pieces of about PIECE_BYTES of an NDJSON file (gunzipped), each written to ``directory`` and
+    removed once the caller has loaded it; with each, its number of lines (blank ones too, as the reader counts
+    them) and the bytes of ``path`` read so far (for progress)."""
+    with open(path, "rb") as raw:
+        fh = gzip.GzipFile(fileobj=raw) if _is_gzip(path) else raw
+        for number in range(1 << 30):
+            data = fh.read(PIECE_BYTES)
+            if not data:
+                return
+            data += fh.readline()  # up to the end of the line the read stopped in
+            piece = directory / f"piece-{number:05d}.ndjson"
+            piece.write_bytes(data)
+            lines = data.count(b"\n") + (not data.endswith(b"\n"))
+            del data
+            try:
+                yield piece, lines, raw.tell()
+            finally:
+                piece.unlink(missing_ok=True)
 
 
 def _load_batch(
@@ -280,7 +324,8 @@ def _load_batch(
     conn.executemany("insert into _files values (?, ?)", list(enumerate(files)))
     # Staging happens outside the transaction: a reader error there (a malformed array) must not
     # abort it; it becomes a quarantine row instead.
-    file_reasons = {no: reason for no, p in enumerate(batch) if (reason := _stage_file(conn, no, p.path))}
+    file_reasons = {no: reason for no, p in enumerate(batch)
+                    if (reason := _stage_file(conn, no, p.piece or p.path, p.lines_before))}
     try:
         conn.execute("begin transaction")
         for no, reason in file_reasons.items():
@@ -338,11 +383,8 @@ def _load_batch(
                 result = FileResult(files[no], "loaded", records=records + bad_per_file.get(no, 0), accepted=ok,
                                     duplicates=records - rejected - ok, quarantined=rejected + bad_per_file.get(no, 0),
                                     note=_unvalidated_note(*unvalidated[no]) if no in unvalidated else "")
-            conn.execute(
-                "insert into raw.loaded_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [files[no], pending.sha256, pending.size, forced_source, load_id, now,
-                 result.records, result.accepted, result.duplicates, result.quarantined],
-            )
+            if pending.piece is None:
+                _record_file(conn, pending, forced_source, load_id, now, result)
             results.append(result)
         conn.execute("commit")
         return results
@@ -354,17 +396,56 @@ def _load_batch(
             conn.execute(f"drop table if exists {table}")
 
 
+def _record_file(conn: duckdb.DuckDBPyConnection, pending: _Pending, forced_source: str | None, load_id: str,
+                 loaded_at: datetime, result: FileResult) -> None:
+    """The file's row in the ledger (``raw.loaded_files``): what makes loading it again a no-op."""
+    conn.execute(
+        "insert into raw.loaded_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [str(pending.path), pending.sha256, pending.size, forced_source, load_id, loaded_at,
+         result.records, result.accepted, result.duplicates, result.quarantined],
+    )
+
+
+def _load_in_pieces(conn: duckdb.DuckDBPyConnection, pending: _Pending, forced_source: str | None, strict: bool,
+                    on_bytes: Callable[[int], None] | None) -> FileResult:
+    """Load a large NDJSON file piece by piece (one transaction each), then write its ledger row.
+
+    A crash part-way leaves the pieces already loaded and no ledger row: loading the file again counts their
+    events as duplicates and loads the rest — nothing lost, nothing twice.
+    """
+    total = FileResult(str(pending.path), "loaded")
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="lifecycle-pieces-") as directory:
+        done = lines_before = 0
+        for piece, lines, read in _pieces(pending.path, Path(directory)):
+            part = _load_batch(conn, [_Pending(pending.index, pending.path, pending.sha256, pending.size, piece,
+                                               lines_before)], forced_source, strict)[0]
+            lines_before += lines
+            for name in ("records", "accepted", "duplicates", "quarantined"):
+                setattr(total, name, getattr(total, name) + getattr(part, name))
+            if part.note and part.note not in notes:
+                notes.append(part.note)
+            if on_bytes:
+                on_bytes(read - done)
+            done = read
+    total.note = "; ".join(notes)
+    _record_file(conn, pending, forced_source, uuid.uuid4().hex, datetime.now(UTC), total)
+    return total
+
+
 def load_files(
     conn: duckdb.DuckDBPyConnection,
     files: Iterable[Path],
     forced_source: str | None = None,
     strict: bool = False,
     on_file: Callable[[Path, FileResult], None] | None = None,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> LoadResult:
     """Load files, idempotently: the ledger skips content already loaded with the same ``--source``.
 
     Small files are grouped into batches (one pass, one transaction); a large file is a batch of
-    its own, so a crash loses at most the batch in flight and a re-run redoes exactly that.
+    its own, and an NDJSON file over PIECE_BYTES is loaded in pieces, so a crash loses at most the batch
+    or piece in flight and a re-run redoes exactly that. ``on_bytes(n)`` reports progress in input bytes.
     """
     if forced_source is not None and forced_source not in KNOWN_SOURCES:
         raise InputError(f"unknown --source {forced_source!r}; choose one of: {', '.join(KNOWN_SOURCES)}")
@@ -382,6 +463,8 @@ def load_files(
         if batch:
             for pending, outcome in zip(batch, _load_batch(conn, batch, forced_source, strict), strict=True):
                 report(pending.index, pending.path, outcome)
+            if on_bytes:
+                on_bytes(batch_bytes)
         batch, batch_bytes = [], 0
 
     for index, path in enumerate(files):
@@ -398,6 +481,13 @@ def load_files(
         if seen or twin:
             report(index, path, FileResult(str(path), "skipped",
                                     note=f"already loaded (same content as {seen[0] if seen else twin.path})"))
+            if on_bytes:
+                on_bytes(size)
+            continue
+        if _splittable(path, size):
+            flush()
+            report(index, path, _load_in_pieces(conn, _Pending(index, path, sha, size), forced_source, strict,
+                                                on_bytes))
             continue
         if batch and (batch_bytes + size > BATCH_BYTES or len(batch) >= BATCH_FILES):
             flush()

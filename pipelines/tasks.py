@@ -20,11 +20,13 @@ def ingest(
     source: str | None = None,
     strict: bool = False,
     on_file: Callable[[Path, loader.FileResult], None] | None = None,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> loader.LoadResult:
     """Load files/directories into the raw layer (idempotent)."""
     files = loader.discover(inputs)
     with warehouse.warehouse_lock(paths), warehouse.writer(paths) as conn:
-        return loader.load_files(conn, files, forced_source=source, strict=strict, on_file=on_file)
+        return loader.load_files(conn, files, forced_source=source, strict=strict, on_file=on_file,
+                                 on_bytes=on_bytes)
 
 
 @dataclass

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import loader
+from pipelines import loader, warehouse
+from pipelines.config import resolve_paths
 from tests.conftest import CONFORMANCE, FIXTURES, cloudevent, load, query, write_lines
 
 # The canonical stage of each CDEvents subject.predicate, written from the spec's meaning
@@ -194,3 +195,48 @@ def test_discover_skips_hidden_and_open_files_and_rejects_missing_paths(tmp_path
 def test_unknown_source_is_refused(paths, tmp_path):
     with pytest.raises(loader.InputError, match="unknown --source"):
         load(paths, write_lines(tmp_path / "a.ndjson", [cloudevent(1)]), source="nonsense")
+
+
+def _stored(paths) -> tuple[list, list]:
+    events = query(paths, "select event_key, event_id, file, line, payload::varchar from raw.events order by line")
+    quarantined = query(paths, "select file, line, reason, payload from raw.quarantine order by line")
+    return events, quarantined
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_large_file_loaded_in_pieces_stores_what_one_piece_stores(paths, tmp_path, monkeypatch, compress):
+    """Pieces of about a line: 30 lines (a blank one, a broken one, a duplicate) over several transactions keep the
+    file's own line numbers, lose nothing, and write one ledger row with the file's totals."""
+    lines: list[object] = [cloudevent(i) for i in range(1, 31)]
+    lines[9] = ""                                        # line 10: blank, neither an event nor quarantined
+    lines[16] = '{"specversion": "1.0", "id": "evt-x'    # line 17: truncated → quarantined
+    lines[24] = cloudevent(3)                            # line 25: a re-delivery of line 3
+    path = write_lines(tmp_path / "big.ndjson", lines)
+    if compress:
+        path = tmp_path / "big.ndjson.gz"
+        path.write_bytes(gzip.compress((tmp_path / "big.ndjson").read_bytes()))
+        (tmp_path / "big.ndjson").unlink()
+
+    whole = load(paths, path)
+    expected = _stored(paths)
+    assert (whole.total("records"), whole.total("accepted"), whole.total("duplicates"),
+            whole.total("quarantined")) == (29, 27, 1, 1)
+
+    pieces_paths = resolve_paths(tmp_path / "pieces" / "warehouse.duckdb")
+    monkeypatch.setattr(loader, "PIECE_BYTES", 400)  # about a line (the gzip file is only ~500 bytes)
+    assert 400 < path.stat().st_size
+    staged = []
+    real_stage = loader._stage_file
+    monkeypatch.setattr(loader, "_stage_file", lambda conn, no, p, before=0: staged.append(before)
+                        or real_stage(conn, no, p, before))
+    progress = []
+    with warehouse.warehouse_lock(pieces_paths), warehouse.writer(pieces_paths) as conn:
+        result = loader.load_files(conn, [path], on_bytes=progress.append)
+    assert len(staged) > 3 and staged[0] == 0 and staged == sorted(staged)  # really in pieces, in order
+    assert sum(progress) == path.stat().st_size
+    assert [(f.records, f.accepted, f.duplicates, f.quarantined) for f in result.files] == [(29, 27, 1, 1)]
+    assert _stored(pieces_paths) == expected
+    assert query(pieces_paths, "select records, accepted, duplicates, quarantined from raw.loaded_files") == [
+        (29, 27, 1, 1)]
+    assert load(pieces_paths, path).skipped == 1  # the ledger makes loading it again a no-op
+
