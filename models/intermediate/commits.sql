@@ -10,14 +10,6 @@ with git as (
     group by repository, commit_sha
 ),
 
-pushes as (
-    select repository, commit_sha, parent_sha, occurred_at, received_at, source_tool
-    from staging.github_push_commits
-    union all
-    select repository, commit_sha, parent_sha, occurred_at, received_at, source_tool
-    from staging.gitlab_push_commits
-),
-
 pushed as (
     select
         repository,
@@ -26,7 +18,7 @@ pushed as (
         min(occurred_at) as committed_at,
         min(received_at) as first_pushed_at,
         min(source_tool) || '_push' as push_source
-    from pushes
+    from intermediate.pushed_commits
     group by repository, commit_sha
 )
 
