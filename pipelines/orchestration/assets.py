@@ -1,5 +1,6 @@
 """Assets: the raw load, one asset per SQL model (grouped by layer), and the published snapshot."""
 
+from datetime import date
 
 import dagster as dg
 
@@ -11,6 +12,7 @@ POOL = "warehouse"  # dagster.yaml limits every pool to 1: one writer at a time
 RAW_EVENTS = dg.AssetKey(["raw", "events"])
 RAW_QUARANTINE = dg.AssetKey(["raw", "quarantine"])
 SNAPSHOT = dg.AssetKey(["serving", "snapshot"])
+SINCE_TAG = "lifecycle/since"  # a run with this tag loads only the landing zone's date= partitions from that day
 
 
 @dg.multi_asset(
@@ -23,11 +25,14 @@ SNAPSHOT = dg.AssetKey(["serving", "snapshot"])
     pool=POOL,
 )
 def load_landing_zone(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource):
-    """Load every closed landing-zone file the ledger has not seen (idempotent)."""
+    """Load every closed landing-zone file the ledger has not seen (idempotent). A run started by the sensor
+    reads only the recent ``date=`` partitions (its ``lifecycle/since`` tag); any other run reads them all."""
     paths = warehouse_db.paths
     paths.landing.mkdir(parents=True, exist_ok=True)
-    files = loader.discover([paths.landing])
-    context.log.info(f"{len(files)} files in {paths.landing}")
+    since_tag = context.run.tags.get(SINCE_TAG)
+    since = date.fromisoformat(since_tag) if since_tag else None
+    files = loader.discover([paths.landing], since=since)
+    context.log.info(f"{len(files)} files in {paths.landing}" + (f" (partitions since {since})" if since else ""))
     with warehouse_db.writer() as conn:
         result = loader.load_files(
             conn, files,

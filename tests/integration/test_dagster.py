@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -72,3 +73,20 @@ def test_sensor_requests_a_run_only_when_the_landing_zone_changes(paths):
     write_lines(paths.landing / "b.ndjson.open", [cloudevent(2)])  # still being written: ignored
     assert isinstance(automation.landing_zone_sensor(dg.build_sensor_context(instance=instance, cursor=cursor)),
                       dg.SkipReason)
+
+
+def test_a_sensor_run_reads_only_the_recent_partitions_and_the_nightly_load_reads_all(paths):
+    now = datetime.now(UTC)
+    today, old = now.date(), (now - timedelta(days=30)).date()
+    write_lines(paths.landing / "receiver" / f"date={old}" / "h-1-1.ndjson", [cloudevent(1)])
+    write_lines(paths.landing / "receiver" / f"date={today}" / "h-1-2.ndjson", [cloudevent(2)])
+    write_lines(paths.landing / "git" / "repo" / "head.ndjson", [cloudevent(3)])  # outside any partition
+    ctx = dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral())
+    request = automation.landing_zone_sensor(ctx)
+    assert request.tags[assets.SINCE_TAG] == str(today - timedelta(days=1))
+    assert json.loads(ctx.cursor)["files"] == 2  # the old partition is not even listed
+    load_only = [assets.load_landing_zone]
+    assert dg.materialize(load_only, resources=_resources(paths), tags=request.tags).success
+    assert sorted(i for (i,) in query(paths, "select event_id from raw.events")) == ["evt-2", "evt-3"]
+    assert dg.materialize(load_only, resources=_resources(paths)).success  # no tag: the nightly full load
+    assert sorted(i for (i,) in query(paths, "select event_id from raw.events")) == ["evt-1", "evt-2", "evt-3"]
