@@ -5,6 +5,7 @@ The CLI and the Dagster assets call these, so there is one implementation of eve
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -124,6 +125,8 @@ class BuildResult:
     runs: list[modeling.ModelRun]
     checks: list[quality.CheckResult]
     snapshot: Path
+    checks_seconds: float = 0.0
+    publish_seconds: float = 0.0
 
 
 def build(
@@ -136,9 +139,11 @@ def build(
     with warehouse.warehouse_lock(paths):
         with warehouse.writer(paths) as conn:
             runs = modeling.build_models(conn, on_model=on_model, full_refresh=full_refresh)
+            started = time.perf_counter()
             checks = quality.run_checks(conn)
+            checked = time.perf_counter()
         snapshot = warehouse.publish_snapshot(paths)
-    return BuildResult(runs, checks, snapshot)
+    return BuildResult(runs, checks, snapshot, checked - started, time.perf_counter() - checked)
 
 
 def evaluate_alerts(paths: Paths, settings: alerts.AlertSettings | None = None,
