@@ -9,7 +9,7 @@ Steps, each in its own process so its peak memory (ru_maxrss) is its own:
   increment the last 10k events of the generated stream (carved out of every file before the first ingest,
             so the base is the organisation up to a moment and the increment its next deliveries: artifacts in
             flight move on, old journeys change), ingested and built on top;
-  queries   representative dashboard queries on the snapshot.
+  queries   the dashboard's own queries, page by page, on the snapshot (benchmarks/dashboard_queries.py).
 
     python benchmarks/run_benchmark.py --events 1000000 [--out benchmarks/results/1m.json] [--keep DIR]
 """
@@ -38,17 +38,6 @@ select id, source, type, try_cast(time as timestamptz) as occurred_at,
 from read_json(?, format = 'newline_delimited', columns = {
     'id': 'VARCHAR', 'source': 'VARCHAR', 'type': 'VARCHAR', 'time': 'VARCHAR', 'data': 'JSON'})
 """
-
-DASHBOARD_QUERIES = {
-    "dora_overview": "select * from marts.dora_metrics where period = 'all' and group_by = 'overall'",
-    "deployments_per_week": "select date_trunc('week', deployed_at) w, environment, count(*) from marts.deployments "
-                            "where outcome = 'success' group by all",
-    "lead_time_distribution": "select lead_time_s from marts.changes where lead_time_s > 0",
-    "journey_lookup": "select * from marts.artifact_journeys where service = (select min(service) from "
-                      "marts.artifact_journeys) order by first_production_at desc nulls last limit 50",
-    "events_by_stage": "select stage, source_tool, count(*) from marts.lifecycle_events group by all",
-}
-
 
 INCREMENT_EVENTS = 10_000
 EVENT_FILES = (".ndjson", ".json")
@@ -177,18 +166,10 @@ def main() -> None:
     result["increment"] = {"ingest": inc_ingest, "build": inc_build,
                            "seconds": round(inc_ingest["seconds"] + inc_build["seconds"], 3)}
 
-    serving = work / "wh" / "serving.duckdb"
-    timings = json.loads(subprocess.run(python(
-        "import duckdb, json, sys, time\n"
-        "c = duckdb.connect(sys.argv[1], read_only=True)\nout = {}\n"
-        "for name, q in json.loads(sys.argv[2]).items():\n"
-        "    best = 1e9\n"
-        "    for _ in range(3):\n"
-        "        t = time.perf_counter(); c.execute(q).fetchall(); best = min(best, time.perf_counter() - t)\n"
-        "    out[name] = round(best * 1000, 1)\n"
-        "print(json.dumps(out))") + [str(serving), json.dumps(DASHBOARD_QUERIES)],
-        capture_output=True, text=True, check=True).stdout)
-    result["dashboard_queries_ms"] = timings
+    queries = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "dashboard_queries.py")],
+        env=dict(env, LIFECYCLE_SERVING=str(work / "wh" / "serving.duckdb")), capture_output=True, text=True, check=True)
+    result["dashboard_queries_ms"] = json.loads(queries.stdout.strip().splitlines()[-1])
 
     base = result["baseline"]["seconds"]
     base_cpu = result["baseline"]["cpu_seconds"]
@@ -203,7 +184,7 @@ def main() -> None:
         (inc_ingest["cpu_seconds"] + inc_build["cpu_seconds"]) / result["build"]["cpu_seconds"], 3)
     result["events_per_s"] = {"baseline": round(result["baseline"]["events"] / base),
                               "ingest_structured_file": round(result["baseline"]["events"] / baseline_ingest["seconds"])}
-    for step in (result.get("generate", {}), result["ingest_structured_only"], result["ingest_rest"], result["build"],
+    for step in (result.get("generate", {}), result["baseline"], result["ingest_structured_only"], result["ingest_rest"], result["build"],
                  inc_ingest, inc_build):
         step.pop("output", None)
     text = json.dumps(result, indent=2)
