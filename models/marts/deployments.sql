@@ -129,3 +129,5 @@ select
          else epoch(next_success_at) - epoch(deployed_at) end as recovery_time_s,
     previous_artifact_id, source_tool, chain_id, 0 as failed_verifications, is_canary, canary_started_at
 from failed_attempts
+-- written in time order: the dashboard's date filters then skip whole row groups (DuckDB's min/max zonemaps)
+order by deployed_at, deployment_id

@@ -78,3 +78,5 @@ select
     coalesce(a.packaged_at, a.first_seen_at, r.deployed_at) as artifact_built_at
 from runs r
 left join intermediate.artifacts a using (artifact_id)
+-- written in time order: the dashboard's date filters then skip whole row groups (DuckDB's min/max zonemaps)
+order by r.deployed_at, r.deployment_id

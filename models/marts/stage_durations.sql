@@ -132,3 +132,5 @@ select
 from intervals i
 left join active a using (artifact_id, seq)
 left join journeys j using (artifact_id)
+-- written in time order: the dashboard's date filters then skip whole row groups (DuckDB's min/max zonemaps)
+order by i.first_production_at nulls last, i.artifact_id, i.seq
