@@ -54,4 +54,4 @@ left join deliveries v on v.commit_sha = c.commit_sha and v.repository is not di
 left join deployments d on d.deployment_id = v.deployment_id
 left join intermediate.service_catalogue s on s.repository = coalesce(c.repository, v.repository)
 -- written in time order: the dashboard's date filters then skip whole row groups (DuckDB's min/max zonemaps)
-order by v.deployed_at nulls last, c.repository, c.commit_sha
+order by v.deployed_at nulls last, c.committed_at, c.commit_sha
