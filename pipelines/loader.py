@@ -121,10 +121,14 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _open(path: Path):
+    """The file for reading bytes, gunzipped when it is gzip (by content, not name)."""
+    return gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")
+
+
 def _first_char(path: Path) -> str:
     """The first non-whitespace character (after gunzip), to tell a JSON array file from the rest."""
-    opener = gzip.open if _is_gzip(path) else open
-    with opener(path, "rb") as fh:
+    with _open(path) as fh:
         head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
     return head[:1].decode("ascii", "replace")
 
@@ -135,8 +139,7 @@ def _is_gzip(path: Path) -> bool:
 
 
 def _read_text(path: Path) -> str:
-    opener = gzip.open if _is_gzip(path) else open
-    with opener(path, "rb") as fh:
+    with _open(path) as fh:
         return fh.read().decode("utf-8", "replace")
 
 
@@ -282,8 +285,7 @@ def _splittable(path: Path, size: int) -> bool:
     """A file worth loading in pieces: large, and NDJSON (its first line is a JSON document on its own)."""
     if size <= PIECE_BYTES:
         return False
-    opener = gzip.open if _is_gzip(path) else open
-    with opener(path, "rb") as fh:
+    with _open(path) as fh:
         first = fh.readline(MAX_LINE_BYTES)
     try:
         return isinstance(json.loads(first), dict)
