@@ -65,15 +65,16 @@ def _content_hash(conn: duckdb.DuckDBPyConnection, qualified: str) -> str:
     ).fetchone()[0]
 
 
-def fingerprint(conn: duckdb.DuckDBPyConnection, model: Model) -> str:
-    """Everything the model's rows were computed from, as one hash (module docstring)."""
+def fingerprint(conn: duckdb.DuckDBPyConnection, model: Model, content_of: list[str] | None = None) -> str:
+    """Everything the model's rows were computed from, as one hash (module docstring): the content of the
+    inputs in ``content_of`` (default: all), the SQL of staging ones."""
     from pipelines.modeling import MODELS_DIR, discover_models
 
     models = discover_models()
     parts = [model.sql, (MODELS_DIR / "macros.sql").read_text()]
-    for dep in model.deps:
-        upstream = models[dep]
-        parts.append(upstream.sql if upstream.layer == "staging" else _content_hash(conn, dep))
+    for dep in model.deps if content_of is None else content_of:
+        upstream = models.get(dep)
+        parts.append(upstream.sql if upstream and upstream.layer == "staging" else _content_hash(conn, dep))
     for (name,) in conn.execute("select table_name from duckdb_tables() where schema_name = 'config' "
                                 "order by table_name").fetchall():
         parts.append(name + _content_hash(conn, f"config.{name}"))

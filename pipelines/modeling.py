@@ -14,7 +14,12 @@ Two header comments change how a model is materialised (docs/performance.md):
   computes it in full; later builds compute it only for the ``raw.events`` of loads not folded in yet
   and replace the rows with those keys. How each staging model it reads takes part is in
   pipelines/incremental.py (``per_event``, ``siblings (cols)``, ``recompute``; a model using window
-  functions without a declaration is recomputed). ``lifecycle build --full-refresh`` recomputes everything.
+  functions without a declaration is recomputed);
+- ``-- incremental: partition (<key>)`` — a table maintained **by partition**: its rows for one key value
+  depend only on its inputs' rows with that value, so a build recomputes only the values whose input rows
+  changed (pipelines/partitions.py).
+
+``lifecycle build --full-refresh`` recomputes everything.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from pathlib import Path
 import duckdb
 
 from models import MODELS_DIR
-from pipelines import incremental, source_config
+from pipelines import incremental, partitions, source_config
 
 LAYERS = ("staging", "intermediate", "marts")
 _REF = re.compile(r"\b(raw|staging|intermediate|marts)\.([a-z_][a-z0-9_]*)\b")
@@ -73,6 +78,14 @@ class Model:
         if not declared or declared.group(1) != "siblings" or not declared.group(2):
             return ()
         return tuple(c.strip() for c in declared.group(2).split(",") if c.strip())
+
+    @property
+    def partition_column(self) -> str | None:
+        """``-- incremental: partition (artifact_id)``: the key the model is maintained by (pipelines/partitions.py)."""
+        declared = _INCREMENTAL.search(self.sql) if self.python is None else None
+        if not declared or declared.group(1) != "partition" or not declared.group(2):
+            return None
+        return declared.group(2).strip()
 
     @property
     def description(self) -> str:
@@ -139,6 +152,8 @@ def _run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool) -> t
         rows = model.python(conn)
         return rows, "full", rows
     key = model.incremental
+    if key == "partition" and model.partition_column and model.materialization == "table":
+        return partitions.run(conn, model, full_refresh)
     if key and key != "recompute" and model.materialization == "table":
         return incremental.run(conn, model, key, full_refresh)
     conn.execute(f"create or replace {model.materialization} {model.qualified} as\n{model.sql}")

@@ -11,6 +11,9 @@
 -- A journey starts at its commit, so the first milestone has no row; it ends at the first production
 -- arrival. A negative duration (a clock ahead of the next tool's) is kept, flagged `is_clock_skew`, with
 -- active/waiting null; marts.bottlenecks leaves such journeys out.
+-- Every CTE works within one artifact, so a build recomputes only the artifacts whose milestones or events
+-- changed (pipelines/partitions.py).
+-- incremental: partition (artifact_id)
 with milestones as (
     select * from intermediate.stage_events
 ),

@@ -47,8 +47,11 @@ owned as (
 ),
 
 grouped as (
+    -- each fact's week and month computed once here, not once per group × period below
     select
         o.*,
+        date_trunc('week', o.ts) as week_start,
+        date_trunc('month', o.ts) as month_start,
         unnest([
             {'group_by': 'team', 'group_value': o.team},
             {'group_by': 'app', 'group_value': o.app},
@@ -67,7 +70,7 @@ first_day as (
 
 select
     p.period,
-    case when p.period = 'all' then f.first_day else date_trunc(p.period, g.ts) end as period_start,
+    case p.period when 'week' then g.week_start when 'month' then g.month_start else f.first_day end as period_start,
     g.group_by,
     g.group_value,
     count(*) filter (where g.kind = 'deployment' and g.outcome = 'success') as deployments,

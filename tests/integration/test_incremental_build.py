@@ -25,6 +25,7 @@ SOURCES = [SAMPLE_DIR, FIXTURES / "captured" / "argocd_notifications", FIXTURES 
 
 
 BY_LOAD = ("intermediate.canonical_events", "intermediate.pushed_commits")  # the models kept by load
+BY_PARTITION = ("marts.stage_durations",)  # the models kept by partition (pipelines/partitions.py)
 
 
 def _tables(conn: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
@@ -51,7 +52,7 @@ def built(tmp_path_factory):
     halves[1].write_text("".join(lines[len(lines) // 2:]))
     files = [f for f in loader.discover(SOURCES) if f != structured]
     batches = [files[0::2] + [halves[0]], files[1::2], [halves[1]]]
-    modes: dict[str, list] = {BY_LOAD[0]: [], BY_LOAD[1]: []}
+    modes: dict[str, list] = {model: [] for model in BY_LOAD + BY_PARTITION}
     for batch in batches:
         tasks.ingest(paths, batch)
         for run in tasks.build(paths).runs:
@@ -86,6 +87,12 @@ def test_later_builds_only_fold_in_new_loads(built):
     _, _, modes = built
     # the second and third builds computed rows only for their own loads' events (and the recomputed sources)
     for model in BY_LOAD:
+        assert modes[model] == [("full", False), ("incremental", True), ("incremental", True)], model
+
+
+def test_later_builds_recompute_only_the_changed_partitions(built):
+    _, _, modes = built
+    for model in BY_PARTITION:
         assert modes[model] == [("full", False), ("incremental", True), ("incremental", True)], model
 
 
