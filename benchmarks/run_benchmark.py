@@ -94,7 +94,7 @@ def split_increment(events: Path, increment: Path, count: int = INCREMENT_EVENTS
 
 _MODEL_LINE = re.compile(
     r"^\s+((?:staging|intermediate|marts)\.[a-z_]+|quality checks|publish snapshot)\s+(?:\d+ rows\s+)?([\d.]+)s"
-    r"(?:\s+\((?:incremental|unchanged)\))?\s*$", re.M)
+    r"(?:\s+\((?:incremental|unchanged)[^)]*\))?\s*$", re.M)
 
 
 def build_profile(output: str, top: int = 12) -> dict[str, float]:

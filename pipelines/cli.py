@@ -172,7 +172,7 @@ def ingest_catalog(paths: tuple[Path, ...], as_of: str | None, warehouse_path: P
 @main.command()
 @warehouse_option
 @click.option("--full-refresh", is_flag=True,
-              help="Recompute incremental models from all of raw.events instead of only the new loads.")
+              help="Recompute the incremental models in full (those kept by load and by partition).")
 @_fail_on_known_errors
 def build(warehouse_path: Path | None, full_refresh: bool) -> None:
     """Run the SQL models, check data quality, and publish the read-only snapshot."""
@@ -180,7 +180,9 @@ def build(warehouse_path: Path | None, full_refresh: bool) -> None:
     with console.status("building models…"):
         result = tasks.build(resolved, full_refresh=full_refresh, on_model=lambda run: console.print(
             f"  {run.model:<40} {'' if run.rows is None else f'{run.rows:>10} rows'} {run.seconds:7.2f}s"
-            + ("" if run.mode in ("full", "view") else f"  ({run.mode})"), highlight=False, soft_wrap=True))
+            + ("" if run.mode in ("full", "view") else f"  ({run.mode}"
+               + ("" if run.mode == "unchanged" else f": {run.computed_rows:,} rows computed") + ")"),
+            highlight=False, soft_wrap=True))
     for check in result.checks:
         mark = "[green]ok[/]  " if check.passed else "[yellow]warn[/]"
         console.print(f"{mark} {check.name}: {check.description}", highlight=False, soft_wrap=True)

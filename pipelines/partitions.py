@@ -12,10 +12,10 @@ recomputes the model for the values whose hash differs — new, changed or gone 
 through a view filtered to those values, then replacing the model's rows for them. Nothing depends on the
 order of models or on running in one process: a Dagster asset run of the model alone works the same way.
 
-A full build instead, when: no stored state, a different fingerprint (the model's SQL, the macros, the
-configuration tables and the content of its **context** inputs — those without the key column, whose every
-change may touch every value), the model reads a staging view (raw events change with every load), or a
-changed value is null (rows with a null key are no partition). ``lifecycle build --full-refresh`` forces one.
+A null key is one more value (rows without an artifact form one partition). A full build instead, when: no
+stored state, a different fingerprint (the model's SQL, the macros, the configuration tables and the content
+of its **context** inputs — those without the key column, whose every change may touch every value), or the
+model reads a staging view (raw events change with every load). ``lifecycle build --full-refresh`` forces one.
 Rows written by partition land at the table's end: its written-in-time-order layout (the dashboard's date
 filters skip row groups by it) degrades slowly until the next full build.
 
@@ -32,6 +32,9 @@ from pipelines import incremental
 
 if TYPE_CHECKING:
     from pipelines.modeling import Model
+
+# a key value as text, null included: `coalesce(key::varchar, NULL_KEY) in (…)` matches a null key too
+NULL_KEY = "chr(0)"
 
 STATE_DDL = """
 create schema if not exists build_state;
@@ -75,14 +78,20 @@ def _hash_current(conn: duckdb.DuckDBPyConnection, inputs: list[str], key: str) 
 
 def _store_hashes(conn: duckdb.DuckDBPyConnection, model: Model, changed_only: bool) -> None:
     if changed_only:
-        conn.execute("delete from build_state.partition_hashes where model = ? "
-                     "and key_value in (select key_value from _partition_dirty)", [model.qualified])
-        conn.execute("insert into build_state.partition_hashes select ?, c.* from _partition_current c "
-                     "where key_value in (select key_value from _partition_dirty)", [model.qualified])
+        conn.execute(f"delete from build_state.partition_hashes where model = ? and {_in_dirty('key_value')}",
+                     [model.qualified])
+        conn.execute(f"insert into build_state.partition_hashes select ?, c.* from _partition_current c "
+                     f"where {_in_dirty('key_value')}", [model.qualified])
     else:
         conn.execute("delete from build_state.partition_hashes where model = ?", [model.qualified])
         conn.execute("insert into build_state.partition_hashes select ?, * from _partition_current",
                      [model.qualified])
+
+
+def _in_dirty(column: str) -> str:
+    """A predicate: ``column`` (null included) is one of the values to recompute."""
+    return (f"coalesce({column}::varchar, {NULL_KEY}) in "
+            f"(select coalesce(key_value, {NULL_KEY}) from _partition_dirty)")
 
 
 def _full(conn: duckdb.DuckDBPyConnection, model: Model, fp: str) -> tuple[int, str, int]:
@@ -117,25 +126,20 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
                 on s.input = c.input and s.key_value is not distinct from c.key_value
             where c.row_hash is distinct from s.row_hash or c.row_count is distinct from s.row_count""",
                      [model.qualified])
-        dirty, null_key = conn.execute(
-            "select count(*), bool_or(key_value is null) from _partition_dirty").fetchone()
-        if null_key:
-            return _full(conn, model, fp)
+        dirty = conn.execute("select count(*) from _partition_dirty").fetchone()[0]
         if not dirty:
             return conn.execute(f"select count(*) from {model.qualified}").fetchone()[0], "unchanged", 0
         sql = model.sql
         views = []
         for dep in partitioned:
             view = f"_partition_{dep.replace('.', '_')}"
-            conn.execute(f"create or replace temp view {view} as select * from {dep} "
-                         f"where {key}::varchar in (select key_value from _partition_dirty)")
+            conn.execute(f"create or replace temp view {view} as select * from {dep} where {_in_dirty(key)}")
             views.append(view)
             sql = incremental._swap(sql, dep, view)
         try:
             conn.execute(f"create or replace temp table _partition_rows as\n{sql}")
             computed = conn.execute("select count(*) from _partition_rows").fetchone()[0]
-            conn.execute(f"delete from {model.qualified} "
-                         f"where {key}::varchar in (select key_value from _partition_dirty)")
+            conn.execute(f"delete from {model.qualified} where {_in_dirty(key)}")
             conn.execute(f"insert into {model.qualified} by name select * from _partition_rows")
             _store_hashes(conn, model, changed_only=True)
         finally:

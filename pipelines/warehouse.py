@@ -154,8 +154,31 @@ def snapshot_reader(paths: Paths) -> Iterator[duckdb.DuckDBPyConnection]:
         conn.close()
 
 
+# Linux's ioctl asking the filesystem for a copy-on-write clone of a whole file (XFS with reflink, Btrfs,
+# bcachefs, …): instant and without extra space, whatever the warehouse's size
+FICLONE = 0x40049409
+
+
+def clone_or_copy(source: Path, target: Path) -> str:
+    """Clone ``source`` to ``target`` where the filesystem can (returns "clone"), else copy it ("copy").
+
+    Why: publishing copies the whole warehouse file after every build — 56 s for the 12.5 GB of 10M events
+    on this machine's ext4, most of an incremental build; a clone shares the blocks until the writer changes
+    them.
+    """
+    try:
+        import fcntl
+
+        with open(source, "rb") as src, open(target, "wb") as dst:
+            fcntl.ioctl(dst.fileno(), FICLONE, src.fileno())
+        return "clone"
+    except (ImportError, OSError):
+        shutil.copyfile(source, target)
+        return "copy"
+
+
 def publish_snapshot(paths: Paths) -> Path:
-    """Copy the warehouse to a temporary file, fsync it, and rename it over the snapshot.
+    """Clone or copy the warehouse to a temporary file, fsync it, and rename it over the snapshot.
 
     Call with the lock held and no writer connection open, so the copied file is a consistent,
     checkpointed database. ``os.replace`` is atomic on POSIX: a reader sees the old or the new
@@ -169,7 +192,7 @@ def publish_snapshot(paths: Paths) -> Path:
     paths.serving.parent.mkdir(parents=True, exist_ok=True)
     tmp = paths.serving.with_name(f".{paths.serving.name}.{os.getpid()}.tmp")
     try:
-        shutil.copyfile(paths.warehouse, tmp)
+        clone_or_copy(paths.warehouse, tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, paths.serving)

@@ -11,6 +11,9 @@
 -- The commit comes first; the others follow in time order (ties by the canonical order of the stages).
 -- The journey ends at the first production arrival: later milestones (the other production clusters,
 -- re-scans) are not part of commit-to-production time. `tool` is the tool that reported the milestone.
+-- Every CTE works within one artifact, so a build recomputes only the artifacts whose inputs changed
+-- (pipelines/partitions.py).
+-- incremental: partition (artifact_id)
 with artifacts as (
     select * from intermediate.artifacts
 ),
@@ -20,19 +23,9 @@ linked as (
 ),
 
 commit_milestone as (
-    select
-        a.artifact_id,
-        'commit' as stage,
-        null::varchar as environment,
-        null::varchar as environment_tier,
-        regexp_replace(c.time_source, '_push$', '') as tool,
-        c.committed_at as occurred_at,
-        null::varchar as outcome
-    from artifacts a
-    join intermediate.commits c
-        on c.commit_sha = a.commit_sha and (a.repository is null or c.repository = a.repository)
-    where c.committed_at is not null
-    qualify row_number() over (partition by a.artifact_id order by c.committed_at) = 1
+    select artifact_id, 'commit' as stage, null::varchar as environment, null::varchar as environment_tier, tool,
+           committed_at as occurred_at, null::varchar as outcome
+    from intermediate.artifact_commits
 ),
 
 ci_milestones as (

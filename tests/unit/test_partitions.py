@@ -63,14 +63,17 @@ def test_a_changed_value_of_a_row_counts_as_a_change(conn):
     assert totals(conn)["a"] == (40, 2)
 
 
-def test_a_changed_context_input_a_null_key_or_full_refresh_rebuild_everything(conn):
+def test_rows_without_a_key_are_one_more_partition(conn):
+    conn.execute("insert into intermediate.steps values (null, 3)")
+    assert partitions.run(conn, TOTALS) == (4, "full", 4)
+    conn.execute("insert into intermediate.steps values (null, 1)")
+    assert partitions.run(conn, TOTALS) == (4, "incremental", 1)
+    assert totals(conn) == {"a": (30, 2), "b": (50, 1), "c": (70, 1), None: (40, 2)}
+
+
+def test_a_changed_context_input_or_full_refresh_rebuild_everything(conn):
     partitions.run(conn, TOTALS)
     conn.execute("update intermediate.weights set w = 2")  # no artifact_id: every row may depend on it
     assert partitions.run(conn, TOTALS) == (3, "full", 3)
     assert totals(conn) == {"a": (6, 2), "b": (10, 1), "c": (14, 1)}
-
-    conn.execute("insert into intermediate.steps values (null, 3)")
-    assert partitions.run(conn, TOTALS) == (4, "full", 4)
-    assert totals(conn)[None] == (6, 1)
-
     assert partitions.run(conn, TOTALS, full_refresh=True)[1] == "full"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import duckdb
@@ -92,3 +93,19 @@ def test_every_connection_gets_the_configured_memory_limit(monkeypatch, tmp_path
     monkeypatch.setenv("LIFECYCLE_MEMORY_LIMIT", "lots")
     with pytest.raises(ValueError, match="LIFECYCLE_MEMORY_LIMIT='lots': expected a size"):
         warehouse.connect(tmp_path / "w.duckdb")
+
+
+def test_publishing_clones_where_the_filesystem_can_and_copies_where_it_cannot(tmp_path, monkeypatch):
+    import fcntl
+
+    source = tmp_path / "warehouse.duckdb"
+    source.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
+    how = warehouse.clone_or_copy(source, tmp_path / "a")  # "clone" on XFS/Btrfs, "copy" on ext4 or tmpfs
+    assert how in ("clone", "copy") and (tmp_path / "a").read_bytes() == source.read_bytes()
+
+    def refuse(*_):
+        raise OSError(95, "Operation not supported")
+
+    monkeypatch.setattr(fcntl, "ioctl", refuse)
+    assert warehouse.clone_or_copy(source, tmp_path / "b") == "copy"
+    assert (tmp_path / "b").read_bytes() == source.read_bytes()
