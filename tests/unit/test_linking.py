@@ -65,3 +65,23 @@ def test_a_deployment_without_repository_is_matched_by_its_commit():
 
 def test_deployments_without_a_commit_deliver_nothing():
     assert first_deliveries(graph({"a": []}), [Deployment("d1", at(10), REPO, None)]) == []
+
+
+def test_the_table_is_built_inside_the_build_transaction_with_a_result_left_open():
+    """The model runner calls it on its own connection, mid-transaction, with a count's result still open."""
+    import duckdb
+
+    from pipelines.linking import build_change_deliveries
+
+    conn = duckdb.connect()
+    conn.execute("begin transaction")
+    conn.execute("create schema intermediate")
+    conn.execute("create table intermediate.commits as select ? as repository, 'm' as commit_sha, ['a', 'b'] as "
+                 "parent_shas union all select ?, 'a', []::varchar[] union all select ?, 'b', ['a']",
+                 [REPO, REPO, REPO])
+    conn.execute("create table intermediate.deployments as select 'd1' as deployment_id, ? as deployed_at, "
+                 "? as repository, 'm' as commit_sha, true as is_production, 'success' as outcome", [at(10), REPO])
+    assert conn.execute("select count(*) from intermediate.commits").fetchone() == (3,)  # left open
+    assert build_change_deliveries(conn) == 3
+    assert conn.execute("select commit_sha, deployment_id, is_deployed_commit from intermediate.change_deliveries "
+                        "order by commit_sha").fetchall() == [("a", "d1", False), ("b", "d1", False), ("m", "d1", True)]
