@@ -6,7 +6,10 @@
 -- synced (Argo CD, Flux, a GitHub/GitLab deployment of a sha). `commit_link` records which; null when no
 -- link exists.
 with events as (
-    select * from intermediate.canonical_events where artifact_id is not null
+    -- only the columns used: the CTE is materialised, and canonical events are wide
+    select artifact_id, service, team, app, version, digest, repository, commit_sha, chain_id, stage, occurred_at
+    from intermediate.canonical_events
+    where artifact_id is not null
 ),
 
 chains as (
@@ -45,7 +48,11 @@ facts as (
 ),
 
 tags as (
-    select repository, tag, commit_sha
+    -- each tag under the versions it names (`v1.2.0` names `v1.2.0` and `1.2.0`): an equi-join on `version`
+    -- instead of `tag in (version, 'v' || version)`, which DuckDB can only run as a nested loop
+    select repository, tag, commit_sha, unnest(
+        case when tag like 'v%' then [tag, substr(tag, 2)] else [tag] end
+    ) as version
     from staging.git_history
     where record_kind = 'tag'
 ),
@@ -60,7 +67,7 @@ linked as (
     from facts f
     left join chains c on c.chain_id = f.chain_id
     left join tags t
-        on t.tag in (f.version, 'v' || f.version) and (f.repository is null or t.repository = f.repository)
+        on t.version = f.version and (f.repository is null or t.repository = f.repository)
     qualify row_number() over (partition by f.artifact_id order by t.tag) = 1
 )
 

@@ -161,3 +161,22 @@ def test_lead_times_from_tag_deployments_match_git(paths, repo, tmp_path):
     got = dict(query(paths, "select commit_sha, lead_time_s from marts.changes where repository = 'acme/shop'"))
     assert {sha: None if v is None else int(v) for sha, v in got.items()} == expected
     assert all(v is None or v == int(v) for v in got.values())
+
+
+def test_an_artifact_with_no_build_link_takes_the_commit_of_the_tag_equal_to_its_version(paths, repo, tmp_path):
+    """intermediate.artifacts' `version_tag` link: a tag equal to the version, or to `v` + the version."""
+    from tests.unit.test_flow_world import FlowWorld
+
+    assert run("ingest-git", str(repo["path"]), "--repo-url", REPO_URL).exit_code == 0
+    world = FlowWorld(service="shop")
+    for n, version in enumerate(("1.0", "v1.1", "preview", "2.0", "release")):
+        world.publish(f"pub-{n}", n, world.purl(version))  # a registry push: no build, no commit
+    world.build_warehouse(paths, tmp_path / "events")
+    shas = repo["shas"]
+    assert sorted(query(paths, "select version, commit_sha, commit_link from intermediate.artifacts")) == [
+        ("1.0", shas["c2"], "version_tag"),       # tag v1.0
+        ("2.0", None, None),                       # no such tag
+        ("preview", shas["f1"], "version_tag"),   # tag preview, equal to the version
+        ("release", None, None),                   # `release-1` is not `release`
+        ("v1.1", shas["m"], "version_tag"),       # tag v1.1, equal to the version (not `vv1.1`)
+    ]
