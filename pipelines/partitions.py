@@ -71,9 +71,9 @@ def _hash_current(conn: duckdb.DuckDBPyConnection, inputs: list[str], key: str) 
         conn.execute("create or replace temp table _partition_current (input varchar, key_value varchar, "
                      "row_hash hugeint, row_count bigint)")
         return
-    parts = [f"select '{dep}' as input, {key}::varchar as key_value, sum(hash(t)) as row_hash, "
+    parts = [f"select ?::varchar as input, {key}::varchar as key_value, sum(hash(t)) as row_hash, "
              f"count(*) as row_count from {dep} t group by all" for dep in inputs]
-    conn.execute("create or replace temp table _partition_current as\n" + "\nunion all\n".join(parts))
+    conn.execute("create or replace temp table _partition_current as\n" + "\nunion all\n".join(parts), inputs)
 
 
 def _store_hashes(conn: duckdb.DuckDBPyConnection, model: Model, changed_only: bool) -> None:
