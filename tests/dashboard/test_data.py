@@ -13,6 +13,7 @@ from dashboards import data
 from pipelines import tasks, warehouse
 from pipelines.config import resolve_paths
 from tests.dashboard.conftest import flow_marts_missing, point_at
+from tests.dashboard.world import World, at
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_events" / "data"
 
@@ -113,15 +114,18 @@ def test_a_new_snapshot_is_picked_up_and_old_results_are_not_served(tmp_path, mo
     version = data.snapshot_version()
 
     opened = []
-    real_reader = warehouse.snapshot_reader
+    real_connect = warehouse.connect
 
-    def counting(p):
-        opened.append(p)
-        return real_reader(p)
+    def counting(path, read_only=False):
+        if read_only:  # builds open the warehouse for writing too
+            opened.append(path)
+        return real_connect(path, read_only=read_only)
 
-    monkeypatch.setattr(warehouse, "snapshot_reader", counting)
+    monkeypatch.setattr(warehouse, "connect", counting)
     assert data.query(sql).item() == 1
     assert opened == [], "a repeated query on the same snapshot is served from the cache"
+    assert data._run(sql, {}).item() == 1 and data._run(sql, {}).item() == 1
+    assert opened == [], "uncached queries on the same snapshot reuse its open connection"
 
     second = tmp_path / "two.ndjson"
     event2 = json.loads(json.dumps(event).replace('"e1"', '"e2"').replace("10:00:00Z", "11:00:00Z"))
@@ -131,7 +135,8 @@ def test_a_new_snapshot_is_picked_up_and_old_results_are_not_served(tmp_path, mo
     tasks.build(paths)
     assert data.snapshot_version() != version
     assert data.query(sql).item() == 2
-    assert len(opened) == 1, "the new snapshot is read once, through a fresh read-only connection"
+    assert opened == [paths.serving], "the new snapshot is read through a fresh read-only connection, once"
+    assert data._run(sql, {}).item() == 2 and len(opened) == 1
 
 
 def test_values_are_parameters_never_sql_text(world, monkeypatch):
@@ -173,3 +178,63 @@ def test_a_session_opens_on_the_last_four_weeks():
     assert opts.default().previous() == data.Filters(date(2026, 8, 4), date(2026, 8, 31))
     short = data.FilterOptions(first=date(2026, 7, 6), last=date(2026, 7, 18))
     assert short.default() == short.everything()
+
+
+@pytest.fixture(scope="module")
+def lead_times(tmp_path_factory):
+    """Six releases of pay, each commit at 08:00 (day d = 2026-07-06 + d) and deployed to prod: day 0 at 09:00,
+    day 1 at 11:00, day 2 at 14:00, day 3 at 20:00 (lead times 1, 3, 6, 12 h), day 4 at 08:00 (0 h) and day 7
+    at 07:30 (−0.5 h: the deployment's clock is behind the commit's)."""
+    root = tmp_path_factory.mktemp("lead_times")
+    paths = resolve_paths(root / "data" / "warehouse.duckdb")
+    w = World()
+    for k, (day, prod_hour) in enumerate([(0, 9), (1, 11), (2, 14), (3, 20), (4, 8), (7, 7.5)]):
+        commit = w.push("pay", f"p{k}", at(day, 8))
+        w.deploy("pay", w.package("pay", f"1.0.{k}", commit, at(day, 8.25)), "prod", at(day, prod_hour),
+                 predicate="upgraded")
+    events = root / "lead_times.ndjson"
+    events.write_text("\n".join(w.lines) + "\n")
+    tasks.ingest(paths, [events])
+    tasks.build(paths)
+    return paths
+
+
+def test_changes_summary_by_hand(lead_times, monkeypatch):
+    from datetime import date
+
+    point_at(monkeypatch, lead_times)
+    h = 3600
+    # positive: 1, 3, 6, 12 h; 0 h and −0.5 h excluded. p50: rank (4 − 1) × 0.5 = 1.5 → 3 + 0.5 × (6 − 3) = 4.5 h;
+    # p90: rank 2.7 → 6 + 0.7 × (12 − 6) = 10.2 h; mean 22 / 4 = 5.5 h
+    every = data.changes_summary(data.Filters(date(2026, 7, 6), date(2026, 7, 13)))
+    assert (every["total"], every["n"], every["excluded"]) == (6, 4, 2)
+    assert every["p50_s"] == pytest.approx(4.5 * h) and every["p90_s"] == pytest.approx(10.2 * h)
+    assert every["mean_s"] == pytest.approx(5.5 * h)
+    assert (every["min_s"], every["max_s"]) == (1 * h, 12 * h)
+    # days 0–1: 1 and 3 h → p50 2 h, p90 1 + 0.9 × 2 = 2.8 h, mean 2 h
+    first_two = data.changes_summary(data.Filters(date(2026, 7, 6), date(2026, 7, 7)))
+    assert (first_two["total"], first_two["n"], first_two["excluded"]) == (2, 2, 0)
+    assert first_two["p50_s"] == pytest.approx(2 * h) and first_two["p90_s"] == pytest.approx(2.8 * h)
+    assert first_two["mean_s"] == pytest.approx(2 * h)
+    # days 4–7: only the 0 h and −0.5 h changes, both excluded: no figure
+    skewed = data.changes_summary(data.Filters(date(2026, 7, 10), date(2026, 7, 13)))
+    assert (skewed["total"], skewed["n"], skewed["excluded"]) == (2, 0, 2)
+    assert skewed["p50_s"] is None and skewed["p90_s"] is None and skewed["mean_s"] is None
+    assert data.changes_summary(data.Filters(date(2026, 7, 6), date(2026, 7, 13), team=("cards",)))["total"] == 0
+
+
+def test_changes_histogram_and_the_drawn_sample(lead_times, monkeypatch):
+    from datetime import date
+
+    point_at(monkeypatch, lead_times)
+    view = data.Filters(date(2026, 7, 6), date(2026, 7, 13))
+    # 5 h bins of the positive lead times: 1 and 3 h in [0, 5), 6 h in [5, 10), 12 h in [10, 15)
+    bins = data.changes_histogram(view, 5 * 3600)
+    assert bins.rows() == [(0.0, 2), (5 * 3600.0, 1), (10 * 3600.0, 1)]
+    every = data.changes(view)
+    assert every.height == 6
+    drawn = data.changes(view, limit=3)
+    assert drawn.height == 3 and drawn.equals(data.changes(view, limit=3))  # the same sample every time
+    assert drawn.join(every, on=["commit_sha", "deployment_id"], how="anti").height == 0
+    assert drawn["deployed_at"].is_sorted()
+    assert data.changes(view, limit=10).equals(every)

@@ -22,7 +22,8 @@ from tests.process_helpers import free_port, wait_for_http
 
 pytestmark = pytest.mark.slow
 
-LOOP_SECONDS = 20
+LOOP_SECONDS = 20  # at least this long, and until two builds have published and been seen (a loaded CI machine
+MAX_SECONDS = 150  # builds slower than the 5 s they take alone), but no longer than this
 
 
 def test_dashboard_keeps_answering_while_builds_loop(tmp_path, media, monkeypatch):
@@ -48,8 +49,9 @@ def test_dashboard_keeps_answering_while_builds_loop(tmp_path, media, monkeypatc
         builder = threading.Thread(target=build_loop, daemon=True)
         builder.start()
         versions, runs, answers = set(), 0, 0
-        deadline = time.monotonic() + LOOP_SECONDS
-        while time.monotonic() < deadline:
+        started_at = time.monotonic()
+        while time.monotonic() < started_at + LOOP_SECONDS or (
+                (len(builds) < 2 or len(versions) < 2) and time.monotonic() < started_at + MAX_SECONDS):
             # the served app: its health endpoint and its page answer, fast, whatever the build is doing
             for url, expect in ((f"{base}/_stcore/health", "ok"), (f"{base}/deployments", "<div id=\"root\"")):
                 started = time.monotonic()
@@ -73,7 +75,7 @@ def test_dashboard_keeps_answering_while_builds_loop(tmp_path, media, monkeypatc
         serve_processes.stop([server])
 
     assert builds and all(code == 0 for code in builds), builds
-    assert len(builds) >= 2, f"only {len(builds)} builds ran in {LOOP_SECONDS}s"
+    assert len(builds) >= 2, f"only {len(builds)} builds ran in {MAX_SECONDS}s"
     assert len(versions) >= 2, "the page runs never saw a newly published snapshot"
     assert runs >= 3 and answers >= 6
     assert os.path.exists(paths.serving)
