@@ -19,16 +19,22 @@ from typing import Any
 
 def page_queries(data: Any) -> dict[str, dict[str, Callable[[], Any]]]:
     """What each page runs on first load (dashboards/views/*.py), with the default filters."""
+    from dashboards import metrics
+
     f = data.filter_options().default()
     artifacts = data.find_artifacts(f)
     artifact = artifacts["artifact_id"][0] if artifacts.height else ""
+    lead = data.changes_summary(f)  # the lead-time page's histogram bins follow from its figures
+    bin_s = metrics.bin_width(lead["min_s"], lead["max_s"], metrics.duration_unit([lead["p50_s"]])[1])
     return {
         "dora": {"filter_options": data.filter_options, "dora_summary": lambda: data.dora_summary(f),
                  "dora_table": lambda: data.dora_table(f, "team"), "dora_weekly": lambda: data.dora_weekly(f)},
         "deployments": {"deployments": lambda: data.deployments(f),
                         "deployments_per_period": lambda: data.deployments_per_period(f, "week"),
                         "production_deployment_days": lambda: data.production_deployment_days(f)},
-        "lead_time": {"changes": lambda: data.changes(f)},
+        "lead_time": {"changes_summary": lambda: data.changes_summary(f),
+                      "changes_histogram": lambda: data.changes_histogram(f, bin_s),
+                      "changes_drawn": lambda: data.changes(f, limit=5000)},  # views/lead_time.py POINTS
         "journeys": {"find_artifacts": lambda: data.find_artifacts(f), "journey": lambda: data.journey(artifact),
                      "journey_events": lambda: data.journey_events(artifact),
                      "journey_commits": lambda: data.journey_commits(artifact),

@@ -155,3 +155,14 @@ def percentile_cont(values: Sequence[float], q: float) -> float | None:
     lo = math.floor(h)
     hi = min(lo + 1, len(data) - 1)
     return data[lo] + (h - lo) * (data[hi] - data[lo])
+
+
+def bin_width(low: float | None, high: float | None, unit_s: float, bins: int = 40) -> float:
+    """A round histogram bin width, in seconds: 1, 2 or 5 × 10^k of the unit (``unit_s`` seconds), the smallest
+    that covers [``low``, ``high``] in about ``bins`` bins (one unit when there is no spread), so bin edges read
+    as round numbers of the unit."""
+    span = ((high or 0) - (low or 0)) / unit_s / bins
+    if span <= 0:
+        return unit_s
+    scale = 10 ** math.floor(math.log10(span))
+    return next(m * scale for m in (1, 2, 5, 10) if m * scale >= span) * unit_s

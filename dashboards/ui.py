@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
 import polars as pl
@@ -42,6 +42,16 @@ def csv_bytes(frame: pl.DataFrame) -> bytes:
 def download(frame: pl.DataFrame, filename: str, label: str = "Download CSV", key: str | None = None) -> None:
     st.download_button(
         f"{label} ({frame.height} rows)", csv_bytes(frame), file_name=filename, mime="text/csv",
+        key=key or f"download-{filename}", icon=":material/download:", on_click="ignore",
+    )
+
+
+def download_on_click(fetch: Callable[[], pl.DataFrame], rows: int, filename: str, label: str = "Download CSV",
+                      key: str | None = None) -> None:
+    """A download of ``rows`` rows whose CSV is built only when it is clicked (``fetch`` runs then): a page
+    offering every row of a large view need not load them to draw itself (st.download_button takes a callable)."""
+    st.download_button(
+        f"{label} ({rows} rows)", lambda: csv_bytes(fetch()), file_name=filename, mime="text/csv",
         key=key or f"download-{filename}", icon=":material/download:", on_click="ignore",
     )
 

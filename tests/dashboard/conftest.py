@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
@@ -47,24 +48,32 @@ def point_at(monkeypatch: pytest.MonkeyPatch, paths: Paths) -> None:
 
 
 @pytest.fixture
-def media(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
-    """Every file the app hands to Streamlit's media storage (download buttons' data), by file id."""
-    files: dict[str, bytes] = {}
+def media(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes | Callable[[], bytes]]:
+    """Every file the app hands to Streamlit's media storage (download buttons' data), by file id; a deferred
+    download (``data`` given as a callable, run when clicked) by its placeholder id, as that callable."""
+    files: dict[str, bytes | Callable[[], bytes]] = {}
     original = MemoryMediaFileStorage.load_and_get_id
+    original_deferred = MediaFileManager.add_deferred
 
     def recording(self, path_or_data, mimetype, kind, filename=None):
         file_id = original(self, path_or_data, mimetype, kind, filename)
         files[file_id] = self._files_by_id[file_id].content
         return file_id
 
+    def deferring(self, data_callable, *args, **kwargs):
+        file_id = original_deferred(self, data_callable, *args, **kwargs)
+        files[file_id] = data_callable
+        return file_id
+
     monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", recording)
+    monkeypatch.setattr(MediaFileManager, "add_deferred", deferring)
     return files
 
 
 class Dashboard:
     """One simulated browser session on the app."""
 
-    def __init__(self, media: dict[str, bytes], query: dict | None = None) -> None:
+    def __init__(self, media: dict[str, bytes | Callable[[], bytes]], query: dict | None = None) -> None:
         self.media = media
         self.at = AppTest.from_file(str(APP), default_timeout=60)
         if query:
@@ -119,6 +128,9 @@ class Dashboard:
 
     def csv_bytes(self, filename: str) -> bytes:
         button = self.at.download_button(key=f"download-{filename}")
+        if button.proto.deferred_file_id:  # built when clicked: run its callable, as a click does
+            data = self.media[button.proto.deferred_file_id]()
+            return data.encode() if isinstance(data, str) else data
         file_id = os.path.splitext(button.proto.url.rsplit("/", 1)[-1])[0]
         return self.media[file_id]
 

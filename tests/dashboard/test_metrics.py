@@ -74,3 +74,14 @@ def test_durations_for_people():
 def test_sparkline_values_carry_gaps_and_need_two_points():
     assert ui.sparkline_values([1.0, None, 3.0]) == [1.0, 1.0, 3.0]
     assert ui.sparkline_values([None, 2.0, float("nan")]) is None
+
+
+@pytest.mark.parametrize(("low", "high", "unit", "expected"), [
+    (3600, 12 * 3600, 3600, 1800),  # 11 h / 40 = 0.275 h → 0.5 h
+    (3600, 20 * 3600, 3600, 1800),  # 19 h / 40 = 0.475 h → 0.5 h
+    (0, 300 * 86400, 86400, 10 * 86400),  # 300 days / 40 = 7.5 days → 10 days
+    (0, 80 * 3600, 3600, 2 * 3600),  # exactly 2 h per bin
+    (5 * 3600, 5 * 3600, 3600, 3600),  # no spread: one unit
+])
+def test_bin_width(low, high, unit, expected):
+    assert metrics.bin_width(low, high, unit) == pytest.approx(expected)
