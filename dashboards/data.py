@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -74,8 +75,7 @@ def _snapshot_connection() -> Any:
     paths = resolve_paths()
     version = snapshot_version()
     if version is None:
-        raise warehouse.NoSnapshot(
-            f"no published snapshot at {paths.serving}: run `lifecycle build` (or `lifecycle demo`) first")
+        raise warehouse.NoSnapshot(paths.serving)
     if _SNAPSHOT["version"] != version:
         if _SNAPSHOT["conn"] is not None:
             _SNAPSHOT["conn"].close()
@@ -103,9 +103,7 @@ def query(sql: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
     for _ in range(5):
         version = snapshot_version()
         if version is None:
-            raise warehouse.NoSnapshot(
-                f"no published snapshot at {resolve_paths().serving}: run `lifecycle build` (or `lifecycle demo`) first"
-            )
+            raise warehouse.NoSnapshot(resolve_paths().serving)
         try:
             return _cached(version, sql, params)
         except SnapshotChanged:
@@ -282,9 +280,7 @@ def filter_options() -> FilterOptions:
             "select min(occurred_at)::date as first, max(occurred_at)::date as last from marts.lifecycle_events"
         ).row(0, named=True))
     today = datetime.now(UTC).date()
-    ranks: dict[str, int] = {}  # environment → its tier's rank, as environment_order() has it
-    for pair in options["environment_tiers"] or []:
-        ranks[pair["environment"]] = min(ranks.get(pair["environment"], 5), TIER_ORDER.get(pair["tier"], 5))
+    ranks = _environment_ranks(options["environment_tiers"] or [])
     return FilterOptions(
         first=options["first"] or today, last=options["last"] or today,
         team=options["team"] or [], app=options["app"] or [], service=options["service"] or [],
@@ -297,13 +293,20 @@ def filter_options() -> FilterOptions:
 TIER_ORDER = {"development": 1, "testing": 2, "staging": 3, "production": 4}
 
 
+def _environment_ranks(pairs: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """Environment → its tier's rank, from its distinct (``environment``, ``tier``) pairs: an environment seen
+    with several tiers takes the lowest rank."""
+    ranks: dict[str, int] = {}
+    for pair in pairs:
+        ranks[pair["environment"]] = min(ranks.get(pair["environment"], 5), TIER_ORDER.get(pair["tier"], 5))
+    return ranks
+
+
 def environment_order() -> dict[str, int]:
     """Environment → its position (by tier: development, testing, staging, production, then the rest)."""
-    rows = query(
-        "select environment, any_value(environment_tier) as tier from marts.deployments "
-        "where environment is not null group by environment"
-    )
-    return {r["environment"]: TIER_ORDER.get(r["tier"], 5) for r in rows.iter_rows(named=True)}
+    return _environment_ranks(query(
+        "select distinct environment, environment_tier as tier from marts.deployments where environment is not null"
+    ).iter_rows(named=True))
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -52,6 +52,17 @@ create table if not exists build_state.incremental_loads (
 """
 
 
+def stored_fingerprint(conn: duckdb.DuckDBPyConnection, model: Model) -> str | None:
+    """The fingerprint the model's stored rows were computed with (None: never built incrementally)."""
+    stored = conn.execute("select fingerprint from build_state.incremental_models where model = ?",
+                          [model.qualified]).fetchone()
+    return stored[0] if stored else None
+
+
+def store_fingerprint(conn: duckdb.DuckDBPyConnection, model: Model, fp: str) -> None:
+    conn.execute("insert or replace into build_state.incremental_models values (?, ?)", [model.qualified, fp])
+
+
 def _table_exists(conn: duckdb.DuckDBPyConnection, qualified: str) -> bool:
     schema, name = qualified.split(".")
     return bool(conn.execute(
@@ -112,7 +123,7 @@ def _rebuild(conn: duckdb.DuckDBPyConnection, model: Model, fp: str) -> int:
     conn.execute("delete from build_state.incremental_loads where model = ?", [model.qualified])
     conn.execute("insert into build_state.incremental_loads select distinct ?, load_id from raw.events",
                  [model.qualified])
-    conn.execute("insert or replace into build_state.incremental_models values (?, ?)", [model.qualified, fp])
+    store_fingerprint(conn, model, fp)
     return conn.execute(f"select count(*) from {model.qualified}").fetchone()[0]
 
 
@@ -167,9 +178,7 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, key: str,
 
     conn.execute(STATE_DDL)
     fp = fingerprint(conn, model)
-    stored = conn.execute("select fingerprint from build_state.incremental_models where model = ?",
-                          [model.qualified]).fetchone()
-    if (full_refresh or stored is None or stored[0] != fp or not _table_exists(conn, model.qualified)
+    if (full_refresh or stored_fingerprint(conn, model) != fp or not _table_exists(conn, model.qualified)
             or conn.execute("select count(*) from raw.events").fetchone()[0] < MIN_EVENTS_FOR_DELTA):
         rows = _rebuild(conn, model, fp)
         return rows, "full", rows

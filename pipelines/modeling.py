@@ -71,21 +71,22 @@ class Model:
         declared = _INCREMENTAL.search(self.sql) if self.python is None else None
         return declared.group(1) if declared else None
 
-    @property
-    def sibling_columns(self) -> tuple[str, ...]:
-        """``-- incremental: siblings (a, b)``: the columns whose equal values make events one group."""
+    def _declared_columns(self, kind: str) -> tuple[str, ...]:
+        """The columns in ``-- incremental: <kind> (a, b)``; () when the header declares another kind or none."""
         declared = _INCREMENTAL.search(self.sql) if self.python is None else None
-        if not declared or declared.group(1) != "siblings" or not declared.group(2):
+        if not declared or declared.group(1) != kind or not declared.group(2):
             return ()
         return tuple(c.strip() for c in declared.group(2).split(",") if c.strip())
 
     @property
+    def sibling_columns(self) -> tuple[str, ...]:
+        """``-- incremental: siblings (a, b)``: the columns whose equal values make events one group."""
+        return self._declared_columns("siblings")
+
+    @property
     def partition_column(self) -> str | None:
         """``-- incremental: partition (artifact_id)``: the key the model is maintained by (pipelines/partitions.py)."""
-        declared = _INCREMENTAL.search(self.sql) if self.python is None else None
-        if not declared or declared.group(1) != "partition" or not declared.group(2):
-            return None
-        return declared.group(2).strip()
+        return next(iter(self._declared_columns("partition")), None)
 
     @property
     def description(self) -> str:

@@ -97,7 +97,7 @@ def _in_dirty(column: str) -> str:
 def _full(conn: duckdb.DuckDBPyConnection, model: Model, fp: str) -> tuple[int, str, int]:
     conn.execute(f"create or replace table {model.qualified} as\n{model.sql}")
     _store_hashes(conn, model, changed_only=False)
-    conn.execute("insert or replace into build_state.incremental_models values (?, ?)", [model.qualified, fp])
+    incremental.store_fingerprint(conn, model, fp)
     rows = conn.execute(f"select count(*) from {model.qualified}").fetchone()[0]
     return rows, "full", rows
 
@@ -110,12 +110,10 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
     key = model.partition_column
     partitioned, context = split_inputs(conn, model)
     fp = incremental.fingerprint(conn, model, content_of=context)
-    stored = conn.execute("select fingerprint from build_state.incremental_models where model = ?",
-                          [model.qualified]).fetchone()
     reads_staging = any(dep.startswith("staging.") for dep in model.deps)
     try:
         _hash_current(conn, partitioned, key)
-        if (full_refresh or reads_staging or not partitioned or stored is None or stored[0] != fp
+        if (full_refresh or reads_staging or not partitioned or incremental.stored_fingerprint(conn, model) != fp
                 or not incremental._table_exists(conn, model.qualified)):
             return _full(conn, model, fp)
         conn.execute("""

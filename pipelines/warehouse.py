@@ -93,6 +93,9 @@ class WarehouseBusy(RuntimeError):
 class NoSnapshot(RuntimeError):
     """There is no published snapshot yet: nothing has been built."""
 
+    def __init__(self, serving: Path) -> None:
+        super().__init__(f"no published snapshot at {serving}: run `lifecycle build` (or `lifecycle demo`) first")
+
 
 def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open DuckDB with the session settings every query in this project assumes (UTC)."""
@@ -146,7 +149,7 @@ def writer(paths: Paths) -> Iterator[duckdb.DuckDBPyConnection]:
 def snapshot_reader(paths: Paths) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection on the published snapshot — what the dashboard, `sql` and `export` use."""
     if not paths.serving.exists():
-        raise NoSnapshot(f"no published snapshot at {paths.serving}: run `lifecycle build` (or `lifecycle demo`) first")
+        raise NoSnapshot(paths.serving)
     conn = connect(paths.serving, read_only=True)
     try:
         yield conn
