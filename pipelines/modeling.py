@@ -17,7 +17,9 @@ Two header comments change how a model is materialised (docs/performance.md):
   functions without a declaration is recomputed);
 - ``-- incremental: partition (<key>)`` — a table maintained **by partition**: its rows for one key value
   depend only on its inputs' rows with that value, so a build recomputes only the values whose input rows
-  changed (pipelines/partitions.py).
+  changed (pipelines/partitions.py);
+- ``-- indexes: a, b`` — an ART index on each column, for the point lookups readers make (a journey's events
+  by artifact, chain, commit): DuckDB then reads the few matching rows instead of scanning every row group.
 
 ``lifecycle build --full-refresh`` recomputes everything.
 """
@@ -42,6 +44,7 @@ _REF = re.compile(r"\b(raw|staging|intermediate|marts)\.([a-z_][a-z0-9_]*)\b")
 _COMMENT = re.compile(r"--[^\n]*")
 _MATERIALIZED = re.compile(r"^--\s*materialized:\s*(view|table)\b", re.M)
 _INCREMENTAL = re.compile(r"^--\s*incremental:\s*([a-z_]+)\b(?:\s*\(([a-z_, ]+)\))?", re.M)
+_INDEXES = re.compile(r"^--\s*indexes:\s*([a-z_, ]+)$", re.M)
 
 
 @dataclass(frozen=True)
@@ -89,13 +92,19 @@ class Model:
         return next(iter(self._declared_columns("partition")), None)
 
     @property
+    def indexed_columns(self) -> tuple[str, ...]:
+        """``-- indexes: artifact_id, chain_id``: the columns given an ART index after each build."""
+        declared = _INDEXES.search(self.sql) if self.python is None else None
+        return tuple(c.strip() for c in declared.group(1).split(",") if c.strip()) if declared else ()
+
+    @property
     def description(self) -> str:
         """The SQL's leading comment block: the model's definition in words."""
         lines = []
         for line in self.sql.splitlines():
             if not line.startswith("--"):
                 break
-            if not (_MATERIALIZED.match(line) or _INCREMENTAL.match(line)):
+            if not (_MATERIALIZED.match(line) or _INCREMENTAL.match(line) or _INDEXES.match(line)):
                 lines.append(line[2:].strip())
         return " ".join(lines)
 
@@ -144,7 +153,30 @@ def create_macros(conn: duckdb.DuckDBPyConnection, root: Path = MODELS_DIR) -> N
 def run_model(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = False) -> int | None:
     """(Re)create one model; returns the row count for tables. Idempotent: create or replace (or, for an
     incremental model, fold in the loads not seen yet — the same rows a full build gives)."""
-    return _run(conn, model, full_refresh)[0]
+    rows = _run(conn, model, full_refresh)[0]
+    create_indexes(conn, [model])
+    return rows
+
+
+def create_indexes(conn: duckdb.DuckDBPyConnection, models: Iterable[Model] | None = None) -> int:
+    """Create the ``-- indexes:`` of the given (default: all) table models that lack them; returns how many.
+
+    Incremental runs keep an index (their deletes and inserts maintain it); a full build replaces the table and
+    drops its indexes, so they are made again here — on committed data: inside the build's transaction the same
+    indexes cost 6× more (11M events: ~110 s against ~17 s).
+    """
+    created = 0
+    for model in build_order() if models is None else models:
+        if model.materialization != "table" or not model.indexed_columns:
+            continue
+        existing = {e for (e,) in conn.execute(
+            "select expressions from duckdb_indexes() where schema_name = ? and table_name = ?",
+            [model.layer, model.name]).fetchall()}
+        for column in model.indexed_columns:
+            if f"[{column}]" not in existing:
+                conn.execute(f"create index {model.name}_{column} on {model.qualified} ({column})")
+                created += 1
+    return created
 
 
 def _run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool) -> tuple[int | None, str, int | None]:

@@ -3,6 +3,7 @@
 -- repositories; the configured team, app, environment tier and order) and the Backstage catalogue
 -- (intermediate.service_ownership: team and app at the event's time win over the configured ones).
 -- incremental: event_key
+-- indexes: artifact_id, chain_id, commit_sha, incident_id
 with cdevents as (
     select * from staging.cdevents
 ),

@@ -8,6 +8,7 @@
 -- Flow (intermediate.artifact_outcomes): furthest_step (built, published, scanned, each environment by
 -- name, production), outcome (production | rejected | never_deployed | superseded | in_flight) with who
 -- superseded it or where it was rejected, the stage it is in, for how long, that stage's p90 and is_stuck.
+-- indexes: artifact_id
 with artifacts as (
     select * from intermediate.artifacts
 ),

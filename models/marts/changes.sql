@@ -4,6 +4,7 @@
 -- seconds, else the push payload's, converted to UTC); when no commit time is known the basis is the
 -- artifact's packaging time (`lead_time_basis` says which). Non-positive lead times (clock skew) are
 -- kept here and excluded from percentiles in marts.dora_metrics.
+-- indexes: deployed_artifact_id
 with commits as (
     select * from intermediate.commits
 ),

@@ -13,6 +13,7 @@
 -- aborted production canary (is_canary): it served part of production's traffic, so it is a failed change
 -- (caused_failure, counted with the deployments in marts.dora_metrics) from its canary start until the abort
 -- put all traffic back on the stable version (recovered_at = its deployed_at).
+-- indexes: artifact_id
 with deployments as (
     select * from intermediate.deployments
 ),

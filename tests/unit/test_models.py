@@ -97,3 +97,28 @@ def test_a_reference_to_a_missing_model_is_an_error(tmp_path):
     (tmp_path / "marts" / "x.sql").write_text("select * from staging.nope")
     with pytest.raises(ValueError, match="staging.nope"):
         modeling.discover_models(tmp_path)
+
+
+def test_declared_indexes_are_made_once_and_again_after_a_full_rebuild(tmp_path):
+    """``-- indexes: a, b``: run_model (a Dagster asset's path) and create_indexes (after a build commits) make
+    each missing index, never one twice; replacing the table drops them, and the next call makes them again."""
+    (tmp_path / "intermediate").mkdir()
+    (tmp_path / "intermediate" / "lookups.sql").write_text(
+        "-- intermediate.lookups: a table readers look rows up in.\n-- indexes: artifact_id, chain_id\n"
+        "select 'a' as artifact_id, 'c' as chain_id, 1 as n\n")
+    model = modeling.discover_models(tmp_path)["intermediate.lookups"]
+    assert model.indexed_columns == ("artifact_id", "chain_id")
+    assert model.description == "intermediate.lookups: a table readers look rows up in."
+    conn = duckdb.connect()
+    conn.execute("create schema intermediate")
+
+    def indexes():
+        return conn.execute("select index_name, expressions from duckdb_indexes() order by all").fetchall()
+
+    assert modeling.run_model(conn, model) == 1
+    made = [("lookups_artifact_id", "[artifact_id]"), ("lookups_chain_id", "[chain_id]")]
+    assert indexes() == made
+    assert modeling.create_indexes(conn, [model]) == 0 and indexes() == made
+    conn.execute("create or replace table intermediate.lookups as select 'b' as artifact_id, 'd' as chain_id")
+    assert indexes() == []
+    assert modeling.create_indexes(conn, [model]) == 2 and indexes() == made
