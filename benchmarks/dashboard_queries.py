@@ -39,11 +39,17 @@ def page_queries(data: Any) -> dict[str, dict[str, Callable[[], Any]]]:
                      "journey_events": lambda: data.journey_events(artifact),
                      "journey_commits": lambda: data.journey_commits(artifact),
                      "journey_deployments": lambda: data.journey_deployments(artifact)},
-        "funnel": {"funnel_artifacts": lambda: data.funnel_artifacts(f)},
+        "funnel": {"funnel_summary": lambda: data.funnel_summary(f), "environment_order": data.environment_order,
+                   "funnel_flows": lambda: data.funnel_flows(f),
+                   "funnel_stuck": lambda: data.funnel_artifacts(f, stuck=True, limit=5000),
+                   "funnel_artifacts": lambda: data.funnel_artifacts(f, limit=5000)},  # views/funnel.py ROWS
         "bottlenecks": {"bottlenecks": lambda: data.bottlenecks(f), "slowest_step_tools": lambda: data.slowest_step_tools(f)},
         "incidents": {"incidents": lambda: data.incidents(f), "risk_by_service": lambda: data.risk_by_service(f),
-                      "scanned_artifacts": lambda: data.scanned_artifacts(f),
-                      "vulnerable_artifacts": lambda: data.vulnerable_artifacts(f)},
+                      # the scanned artifacts: from marts.artifact_risk, else (an older snapshot) from scan events
+                      **({"vulnerable_artifacts_count": lambda: data.vulnerable_artifacts_count(f),
+                          "vulnerable_artifacts": lambda: data.vulnerable_artifacts(f, limit=5000)}  # incidents.py ROWS
+                         if data.missing("marts.artifact_risk") is None else
+                         {"scanned_artifacts": lambda: data.scanned_artifacts(f)})},
         "inventory": {"release_inventory": lambda: data.release_inventory(f),
                       "release_inventory_as_of": lambda: data.release_inventory_as_of(f, f.start_ts)},
         "health": {"health_totals": data.health_totals, "events_by_tool_and_stage": data.events_by_tool_and_stage,

@@ -57,8 +57,12 @@ def download_on_click(fetch: Callable[[], pl.DataFrame], rows: int, filename: st
 
 
 def table(frame: pl.DataFrame, filename: str, *, label: str = "Download CSV", height: int | None = None,
-          column_config: dict | None = None, key: str | None = None) -> None:
-    """A table with its CSV download just below; timestamps shown as ``YYYY-MM-DD HH:mm`` UTC."""
+          column_config: dict | None = None, key: str | None = None,
+          fetch: Callable[[], pl.DataFrame] | None = None, rows: int | None = None) -> None:
+    """A table with its CSV download just below; timestamps shown as ``YYYY-MM-DD HH:mm`` UTC.
+
+    ``fetch`` and ``rows``: the table shows part of a larger view; its download then has all ``rows`` rows,
+    fetched only when clicked (``download_on_click``), not the rows shown."""
     config = {
         name: st.column_config.DatetimeColumn(f"{name} (UTC)", format="YYYY-MM-DD HH:mm")
         for name, dtype in frame.schema.items() if isinstance(dtype, pl.Datetime)
@@ -66,7 +70,10 @@ def table(frame: pl.DataFrame, filename: str, *, label: str = "Download CSV", he
     config.update(column_config or {})
     if frame.height:
         st.dataframe(frame, hide_index=True, height=height or "auto", column_config=config, placeholder="—")
-    download(frame, filename, label=label, key=key)
+    if fetch is None:
+        download(frame, filename, label=label, key=key)
+    else:
+        download_on_click(fetch, frame.height if rows is None else rows, filename, label=label, key=key)
 
 
 def empty(message: str = "Nothing in this view: widen the date range or clear a filter.") -> None:

@@ -10,6 +10,8 @@ import streamlit as st
 from dashboards import data, filters, metrics, ui
 from dashboards.metrics import MIN_N_P50
 
+ROWS = 5000  # the most scanned artifacts the table lists (the CSV download has them all)
+
 view = filters.current()
 ui.header(
     "Incidents & risk — which deployments hurt, and how long did recovery take?",
@@ -93,20 +95,27 @@ else:
 
 st.subheader("Vulnerable artifacts that reached production")
 if data.missing("marts.artifact_risk") is None:
-    vulnerable = data.vulnerable_artifacts(view)
-    if vulnerable.height == 0:
-        st.info("No scan results in this view: the findings appear once scanner events (stage `artifact_scanned`, "
-                "e.g. Harbor scan completed) with vulnerability counts are loaded.", icon=":material/shield:")
+    scanned = data.vulnerable_artifacts_count(view)
+    if scanned == 0:
+        st.info("No scan results for the artifacts built in this view: the findings appear once scanner events "
+                "(stage `artifact_scanned`, e.g. Harbor scan completed) with vulnerability counts are loaded.",
+                icon=":material/shield:")
     else:
-        st.caption("The latest scan's findings per artifact (marts.artifact_risk), production artifacts first.")
-        ui.table(vulnerable, "vulnerable_artifacts.csv")
+        vulnerable = data.vulnerable_artifacts(view, limit=ROWS)
+        st.caption("Scanned artifacts built in view, with their latest scan's findings (marts.artifact_risk): "
+                   "production artifacts first, then the most critical and high findings. "
+                   f"Listed: {vulnerable.height:,} of {scanned:,}"
+                   + ("; the CSV download has them all." if scanned > vulnerable.height else "."))
+        ui.table(vulnerable, "vulnerable_artifacts.csv", fetch=lambda: data.vulnerable_artifacts(view), rows=scanned)
 else:
     scans = data.scanned_artifacts(view)
     if scans.height == 0:
         st.info(
-            "No scan results in the snapshot: this section fills in once scanner events (stage `artifact_scanned`, "
-            "e.g. Harbor scan completed) are loaded.", icon=":material/shield:",
+            "No scan results for the artifacts built in this view: this section fills in once scanner events "
+            "(stage `artifact_scanned`, e.g. Harbor scan completed) are loaded.", icon=":material/shield:",
         )
     else:
-        st.caption("Artifacts with scan events; vulnerability counts by severity arrive with marts.artifact_risk.")
-        ui.table(scans.sort("reached_production", descending=True), "scanned_artifacts.csv")
+        st.caption("Scanned artifacts built in view, production ones first; vulnerability counts by severity "
+                   f"arrive with marts.artifact_risk. Listed: {min(scans.height, ROWS):,} of "
+                   f"{scans.height:,}" + ("; the CSV download has them all." if scans.height > ROWS else "."))
+        ui.table(scans.head(ROWS), "scanned_artifacts.csv", fetch=lambda: scans, rows=scans.height)

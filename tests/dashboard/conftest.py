@@ -14,7 +14,7 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from pipelines.config import Paths, resolve_paths
-from tests.dashboard.world import build_world
+from tests.dashboard.world import build_flow_world, build_scan_world, build_world
 
 APP = Path(__file__).resolve().parents[2] / "dashboards" / "app.py"
 PAGES = ("dora", "deployments", "lead_time", "journeys", "bottlenecks", "funnel", "inventory", "incidents",
@@ -28,6 +28,20 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Paths:
     paths = resolve_paths(root / "data" / "warehouse.duckdb")
     build_world(paths, root)
     return paths
+
+
+@pytest.fixture(scope="session")
+def flow_world(tmp_path_factory: pytest.TempPathFactory) -> Paths:
+    """The funnel world of tests/dashboard/world.py (``build_flow_world``): environments of every tier."""
+    root = tmp_path_factory.mktemp("flow_world")
+    return build_flow_world(resolve_paths(root / "data" / "warehouse.duckdb"), root)
+
+
+@pytest.fixture(scope="session")
+def scan_world(tmp_path_factory: pytest.TempPathFactory) -> Paths:
+    """The scanned artifacts of tests/dashboard/world.py (``build_scan_world``)."""
+    root = tmp_path_factory.mktemp("scan_world")
+    return build_scan_world(resolve_paths(root / "data" / "warehouse.duckdb"), root)
 
 
 def flow_marts_missing(paths: Paths) -> bool:

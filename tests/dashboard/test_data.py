@@ -238,3 +238,138 @@ def test_changes_histogram_and_the_drawn_sample(lead_times, monkeypatch):
     assert drawn.join(every, on=["commit_sha", "deployment_id"], how="anti").height == 0
     assert drawn["deployed_at"].is_sorted()
     assert data.changes(view, limit=10).equals(every)
+
+
+# -- funnel: figures and Sankey links in SQL ------------------------------------------------------------------
+
+
+def python_flows(artifacts, order: dict[str, int]) -> dict[tuple, int]:
+    """The funnel page's former Sankey loop over every artifact, kept as the reference for ``funnel_flows``."""
+    links: dict[tuple, int] = {}
+    for r in artifacts.iter_rows(named=True):
+        path = []
+        if r["built_at"] is not None or r["published_at"] is not None:
+            path.append("built")
+        if r["published_at"] is not None:
+            path.append("published")
+        envs = sorted(r["environments_reached"] or [], key=lambda e: (order.get(e, 99), e))
+        path.extend(e for e in envs if order.get(e, 99) < 4)
+        pairs = list(zip(path, path[1:], strict=False))
+        last = path[-1] if path else None
+        if last is not None:
+            pairs += [(last, e) for e in envs if order.get(e, 99) == 4]
+            if r["status"] != "in production":
+                pairs.append((last, r["status"]))
+        for pair in pairs:
+            links[pair] = links.get(pair, 0) + 1
+    return links
+
+
+def flows_of(frame) -> dict[tuple, int]:
+    links = {(r["from"], r["to"]): r["artifacts"] for r in frame.iter_rows(named=True)}
+    assert len(links) == frame.height  # one row per link
+    return links
+
+
+@pytest.mark.parametrize("prefer_mart", [True, False], ids=["mart", "fallback"])
+def test_funnel_figures_and_flows_by_hand(flow_world, prefer_mart, monkeypatch):
+    from datetime import date
+
+    point_at(monkeypatch, flow_world)
+    every = data.Filters(date(2026, 7, 6), date(2026, 7, 9))
+    # world.build_flow_world: pay 1.0.0, 1.0.2 and cards 2.0.0 in production, pay 1.0.1 superseded in uat,
+    # cards 2.0.1 stuck in dev, pay 1.0.3 in flight (built only)
+    summary = data.funnel_summary(every, prefer_mart)
+    assert summary.select("furthest_stage", "status", "artifacts").rows() == [
+        ("built", "in flight", 1), ("development", "stuck", 1), ("testing", "superseded", 1),
+        ("production", "in production", 3)]
+    reached = {name: summary[f"reached_{name}"].sum() for name, _ in data.FUNNEL_STAGES}
+    # published: all but 1.0.3 and 2.0.1; development: pay 1.0.0–1.0.2 and 2.0.1; testing: pay 1.0.0–1.0.2;
+    # staging: 1.0.0 and 1.0.2; production: those two and 2.0.0
+    assert reached == {"built": 6, "published": 4, "development": 4, "testing": 3, "staging": 2, "production": 3}
+    # the paths, environments by tier then name (uat before stage, dev before sandbox; perf has no tier):
+    # 1.0.0 built → published → dev → uat → stage → prod-eu and → prod-us; 1.0.1 built → published → dev →
+    # sandbox → uat → superseded; 1.0.2 built → published → dev → uat → stage → prod-eu; 1.0.3 built → in flight;
+    # 2.0.0 built → published → prod-us; 2.0.1 built → dev → stuck
+    assert flows_of(data.funnel_flows(every, prefer_mart)) == {
+        ("built", "published"): 4, ("published", "dev"): 3, ("dev", "uat"): 2, ("uat", "stage"): 2,
+        ("stage", "prod-eu"): 2, ("stage", "prod-us"): 1, ("dev", "sandbox"): 1, ("sandbox", "uat"): 1,
+        ("uat", "superseded"): 1, ("built", "in flight"): 1, ("built", "dev"): 1, ("dev", "stuck"): 1,
+        ("published", "prod-us"): 1}
+    stuck = data.funnel_artifacts(every, prefer_mart, stuck=True)
+    # 2.0.1 in dev from day 1 09:00 to "now", day 3 12:00; the p90 after dev: the mart's over pay's three
+    # exits from dev (1 h each), the fallback's over the development dwell times 1, 2 and 1 h (h = 1.8)
+    assert stuck.select("version", "hours_in_stage", "stage_p90_hours").rows() == [
+        ("2.0.1", 51.0, pytest.approx(1.0 if prefer_mart else 1.8))]
+    assert data.funnel_artifacts(every, prefer_mart, limit=2)["version"].to_list() == ["1.0.3", "1.0.2"]
+
+    cards = data.Filters(date(2026, 7, 6), date(2026, 7, 9), team=("cards",))
+    assert data.funnel_summary(cards, prefer_mart).select("furthest_stage", "status", "artifacts").rows() == [
+        ("development", "stuck", 1), ("production", "in production", 1)]
+    assert flows_of(data.funnel_flows(cards, prefer_mart)) == {
+        ("built", "dev"): 1, ("dev", "stuck"): 1, ("built", "published"): 1, ("published", "prod-us"): 1}
+    # days 2–3: pay 1.0.2 and 1.0.3 (statuses still from the whole history)
+    late = data.Filters(date(2026, 7, 8), date(2026, 7, 9))
+    assert flows_of(data.funnel_flows(late, prefer_mart)) == {
+        ("built", "published"): 1, ("published", "dev"): 1, ("dev", "uat"): 1, ("uat", "stage"): 1,
+        ("stage", "prod-eu"): 1, ("built", "in flight"): 1}
+    assert data.funnel_artifacts(late, prefer_mart).height == 2
+
+
+@pytest.mark.parametrize("prefer_mart", [True, False], ids=["mart", "fallback"])
+@pytest.mark.parametrize("which", ["world", "sample", "flow_world"])
+def test_funnel_sql_equals_the_former_python(which, prefer_mart, request, monkeypatch):
+    """The SQL links, reach counts and stage × status table equal what the page computed from every artifact."""
+    import polars as pl
+
+    point_at(monkeypatch, request.getfixturevalue(which))
+    options = data.filter_options()
+    for view in (options.everything(), options.default()):
+        artifacts = data.funnel_artifacts(view, prefer_mart)
+        order = data.environment_order()
+        assert flows_of(data.funnel_flows(view, prefer_mart, order)) == python_flows(artifacts, order)
+        summary = data.funnel_summary(view, prefer_mart)
+        for name, _ in data.FUNNEL_STAGES:
+            assert summary[f"reached_{name}"].sum() == artifacts[f"{name}_at"].is_not_null().sum()
+        by_stage = (artifacts.group_by("furthest_stage", "stage_rank", "status").agg(pl.len().alias("artifacts"))
+                    .sort("stage_rank", "status").select("furthest_stage", "status", "artifacts"))
+        assert summary.select("furthest_stage", "status", "artifacts").rows() == by_stage.rows()
+        stuck = artifacts.filter(pl.col("status") == "stuck").sort("hours_in_stage", descending=True,
+                                                                   maintain_order=True)
+        assert data.funnel_artifacts(view, prefer_mart, stuck=True).equals(stuck)
+        assert data.funnel_artifacts(view, prefer_mart, limit=5).equals(artifacts.head(5))
+
+
+# -- vulnerable artifacts: built in view, bounded -------------------------------------------------------------
+
+
+def test_vulnerable_artifacts_by_build_date_and_limit(scan_world, monkeypatch):
+    from datetime import date
+
+    point_at(monkeypatch, scan_world)
+
+    def listed(view, limit=None):
+        rows = data.vulnerable_artifacts(view, limit)
+        return [(r["service"], r["version"], r["vulnerabilities_critical"], r["vulnerabilities_high"], r["scans"])
+                for r in rows.iter_rows(named=True)]
+
+    # world.build_scan_world: production first (cards 2.0.0 with 3 high before pay 1.0.0 with 1 high: its latest
+    # scan's, on day 3, after the sidebar's last day), then pay 1.0.1 (staging, 2 critical); 2.0.1 never scanned
+    every = data.Filters(date(2026, 7, 6), date(2026, 7, 8))
+    assert listed(every) == [("cards", "2.0.0", 0, 3, 1), ("pay", "1.0.0", 0, 1, 2), ("pay", "1.0.1", 2, 0, 1)]
+    assert data.vulnerable_artifacts_count(every) == 3
+    assert listed(every, limit=2) == listed(every)[:2]
+    # built on day 0: pay 1.0.0 only (scanned on days 0 and 3); built days 1–2: cards 2.0.0, pay 1.0.1
+    day0 = data.Filters(date(2026, 7, 6), date(2026, 7, 6))
+    assert listed(day0) == [("pay", "1.0.0", 0, 1, 2)] and data.vulnerable_artifacts_count(day0) == 1
+    later = data.Filters(date(2026, 7, 7), date(2026, 7, 8))
+    assert listed(later) == [("cards", "2.0.0", 0, 3, 1), ("pay", "1.0.1", 2, 0, 1)]
+    assert data.vulnerable_artifacts_count(later) == 2
+    cards = data.Filters(date(2026, 7, 6), date(2026, 7, 8), team=("cards",))
+    assert listed(cards) == [("cards", "2.0.0", 0, 3, 1)] and data.vulnerable_artifacts_count(cards) == 1
+    # the fallback without marts.artifact_risk: the same artifacts, production first, then the latest scanned
+    scanned = data.scanned_artifacts(every)
+    assert scanned.select("service", "version", "scans", "reached_production").rows() == [
+        ("pay", "1.0.0", 2, True), ("cards", "2.0.0", 1, True), ("pay", "1.0.1", 1, False)]
+    assert data.scanned_artifacts(day0).select("version", "scans").rows() == [("1.0.0", 2)]
+    assert data.scanned_artifacts(later)["version"].to_list() == ["2.0.0", "1.0.1"]

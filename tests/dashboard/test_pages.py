@@ -273,9 +273,15 @@ def test_funnel_page(dashboard):
     assert stuck["version"].to_list() == ["2.0.5"]
     assert stuck["hours_in_stage"].to_list() == [23.8]  # 23.75 h in staging, above its p90 either way
     flows = {(r["from"], r["to"]): r["artifacts"] for r in d.csv("funnel_flows.csv").iter_rows(named=True)}
-    assert flows[("staging", "prod")] == 15
-    assert flows[("staging", "stuck")] == 1
-    assert flows[("built", "in flight")] == 1
+    # pay 1.0.10 was only packaged; every other artifact was published and deployed to staging
+    assert flows == {("built", "published"): 16, ("published", "staging"): 16, ("staging", "prod"): 15,
+                     ("staging", "stuck"): 1, ("built", "in flight"): 1}
+    status = d.csv("funnel_status.csv")
+    assert status.rows() == [("built", "in flight", 1), ("staging", "stuck", 1), ("production", "in production", 15)]
+    assert "Listed: the newest 17 of the 17 artifacts in view." in d.text()
+    every = d.csv("funnel_artifacts.csv")  # built when clicked, every artifact in view
+    assert every.height == 17 and every["version"][0] == "1.0.10"  # newest first
+    assert "stage_rank" not in every.columns
 
 
 def test_funnel_team_filter(dashboard):
@@ -283,6 +289,10 @@ def test_funnel_team_filter(dashboard):
     d.set("f_team", ["payments"])
     assert d.metric("Artifacts built") == "11"
     assert d.metric("Stuck") == "0"
+    assert d.csv("funnel_artifacts.csv").height == 11
+    d.set("f_dates", (date(2026, 7, 13), date(2026, 7, 18)))  # pay 1.0.5 … 1.0.10
+    assert d.metric("Artifacts built") == "6"
+    assert d.csv("funnel_stages.csv").rows()[0][:2] == ("built", 6)
 
 
 # -- Incidents & risk --------------------------------------------------------------------------------
@@ -306,6 +316,27 @@ def test_incidents_page(dashboard):
     assert {k: v for k, v in risk["cards"].items() if k != "service"} == {
         "production_deployments": 5, "failed_changes": 0, "rollbacks": 0, "failed_deployments": 1, "incidents": 0}
     assert "No scan results" in d.text()  # the world has no scanner
+
+
+def test_vulnerable_artifacts_follow_the_date_range(scan_world, media, monkeypatch):
+    point_at(monkeypatch, scan_world)  # world.build_scan_world
+    d = Dashboard(media).open("incidents")
+    assert "Listed: 3 of 3." in d.text()
+    vulnerable = d.csv("vulnerable_artifacts.csv")  # built when clicked: every scanned artifact built in view
+    assert vulnerable.select("service", "version").rows() == [("cards", "2.0.0"), ("pay", "1.0.0"), ("pay", "1.0.1")]
+    d.set("f_dates", (date(2026, 7, 6), date(2026, 7, 6)))  # built on day 0: pay 1.0.0 (its latest scan: day 3)
+    assert "Listed: 1 of 1." in d.text()
+    assert d.csv("vulnerable_artifacts.csv").select("version", "vulnerabilities_high", "scans").rows() == [
+        ("1.0.0", 1, 2)]
+    # a snapshot without marts.artifact_risk: the same artifacts from their scan events
+    from dashboards import data
+
+    missing = data.missing
+    monkeypatch.setattr(data, "missing", lambda table, columns=None: "missing" if table == "marts.artifact_risk"
+                        else missing(table, columns))
+    d.set("f_dates", (date(2026, 7, 6), date(2026, 7, 8)))
+    assert "Listed: 3 of 3." in d.text()
+    assert d.csv("scanned_artifacts.csv").select("version", "scans").rows() == [("1.0.0", 2), ("2.0.0", 1), ("1.0.1", 1)]
 
 
 def test_incidents_filtered_away(dashboard):
@@ -411,6 +442,10 @@ def world_before_flow_marts(tmp_path_factory):
             columns = {r[0] for r in conn.execute(
                 "select column_name from information_schema.columns "
                 "where table_schema = 'marts' and table_name = 'artifact_journeys'").fetchall()}
+            for (index,) in conn.execute(  # a column of an indexed table cannot be dropped (older snapshots had none)
+                    "select index_name from duckdb_indexes() "
+                    "where schema_name = 'marts' and table_name = 'artifact_journeys'").fetchall():
+                conn.execute(f'drop index marts."{index}"')
             for column in ("outcome", "is_stuck", "in_stage_since", "time_in_stage_s", "stage_p90_s"):
                 if column in columns:
                     conn.execute(f"alter table marts.artifact_journeys drop column {column}")
@@ -443,4 +478,4 @@ def test_funnel_without_the_flow_columns(older_dashboard):
 
 def test_incidents_without_the_risk_mart(older_dashboard):
     d = older_dashboard("incidents")
-    assert "No scan results in the snapshot" in d.text()
+    assert "No scan results for the artifacts built in this view" in d.text()

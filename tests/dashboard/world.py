@@ -132,6 +132,24 @@ class World:
                                                           "errors": "sync failed"}},
                       self.custom(service, service=service, environment=env, cluster=env, artifactId=artifact))
 
+    def scan(self, service: str, version: str, when: datetime, found: dict[str, int]) -> None:
+        """Harbor's CloudEvent for a finished scan of ``purl(service, version)``, ``found``: severity → count."""
+        self.n += 1
+        digest = "sha256:" + hashlib.sha256(f"{service}:{version}".encode()).hexdigest()
+        team = TEAMS[service][0]
+        report = {"scan_status": "Success", "severity": next((k for k, v in found.items() if v), "None"),
+                  "summary": {"total": sum(found.values()), "fixable": 0, "summary": found},
+                  "scanner": {"name": "Trivy", "vendor": "Aqua Security", "version": "v0.50"}}
+        mime = "application/vnd.security.vulnerability.report; version=1.1"
+        self.lines.append(json.dumps({
+            "specversion": "1.0", "id": f"scan-{self.n}", "source": "/projects/2/webhook/policies/11",
+            "type": "harbor.scan.completed", "time": stamp(when), "datacontenttype": "application/json",
+            "data": {"resources": [{"digest": digest, "tag": version,
+                                    "resource_url": f"harbor.example/{team}/{service}:{version}",
+                                    "scan_overview": {mime: report}}],
+                     "repository": {"name": service, "namespace": team, "repo_full_name": f"{team}/{service}"}},
+        }))
+
     def incident(self, incident_id: str, service: str, env: str, opened: datetime, resolved: datetime) -> None:
         content = {"description": f"{incident_id}: errors", "environment": {"id": env}, "service": {"id": service}}
         self._cdevent("incident.detected", "https://pagerduty.example", opened, {"id": incident_id, "content": content})
@@ -174,3 +192,75 @@ def build_world(paths: Paths, directory: Path) -> None:
     events.write_text("\n".join(w.lines) + "\n")
     tasks.ingest(paths, [events])
     tasks.build(paths)
+
+
+def write_and_build(w: World, paths: Paths, directory: Path) -> Paths:
+    directory.mkdir(parents=True, exist_ok=True)
+    events = directory / "events.ndjson"
+    events.write_text("\n".join(w.lines) + "\n")
+    tasks.ingest(paths, [events])
+    tasks.build(paths)
+    return paths
+
+
+def build_flow_world(paths: Paths, directory: Path) -> Paths:
+    """Six artifacts whose funnel, statuses and Sankey links are derived by hand (tests/dashboard/test_data.py).
+
+    Environments and their tiers (the default rule): dev, sandbox → development; uat → testing; stage →
+    staging; prod-eu, prod-us → production; perf → unknown (left out of the Sankey). By name alone stage < uat
+    and dev < sandbox; by tier uat comes before stage. Each artifact: commit 08:00, packaged 08:15, published
+    08:20 (unless said), then the deployments listed (day d = 2026-07-06 + d).
+
+    - pay 1.0.0, day 0: dev 09:00, uat 10:00, stage 11:00, prod-eu 12:00, prod-us 13:00 — in production;
+    - pay 1.0.1, day 1: dev 09:00, sandbox 10:00, perf 10:30, uat 11:00 — superseded (1.0.2, newer, reached
+      uat after it and went further);
+    - pay 1.0.2, day 2: dev 09:00, uat 10:00, stage 11:00, prod-eu 12:00 — in production;
+    - pay 1.0.3, day 3: commit 11:45, packaged 12:00 (the world's newest event: "now"), not published — in
+      flight (0 h in its stage);
+    - cards 2.0.0, day 0: prod-us 09:00 (no environment before) — in production;
+    - cards 2.0.1, day 1: not published, dev 09:00 — stuck: 51 h in dev (to day 3 12:00) against a p90 of 1 h
+      after dev (the mart's: pay's three exits of 1 h) or 1.8 h in development (the fallback's: 1, 1, 2 h).
+    """
+    w = World()
+    pay = [(0, ["dev", "uat", "stage", "prod-eu", "prod-us"], [9, 10, 11, 12, 13]),
+           (1, ["dev", "sandbox", "perf", "uat"], [9, 10, 10.5, 11]),
+           (2, ["dev", "uat", "stage", "prod-eu"], [9, 10, 11, 12])]
+    for k, (day, envs, hours) in enumerate(pay):
+        artifact = w.package("pay", f"1.0.{k}", w.push("pay", f"p{k}", at(day, 8)), at(day, 8.25))
+        w.publish("pay", artifact, at(day, 8 + 1 / 3))
+        for env, hour in zip(envs, hours, strict=True):
+            w.deploy("pay", artifact, env, at(day, hour))
+    artifact = w.package("cards", "2.0.0", w.push("cards", "c0", at(0, 8)), at(0, 8.25))
+    w.publish("cards", artifact, at(0, 8 + 1 / 3))
+    w.deploy("cards", artifact, "prod-us", at(0, 9))
+    artifact = w.package("cards", "2.0.1", w.push("cards", "c1", at(1, 8)), at(1, 8.25))
+    w.deploy("cards", artifact, "dev", at(1, 9))
+    w.package("pay", "1.0.3", w.push("pay", "p3", at(3, 11.75)), at(3, 12))
+    return write_and_build(w, paths, directory)
+
+
+def build_scan_world(paths: Paths, directory: Path) -> Paths:
+    """Four artifacts, three scanned by Harbor (tests of the vulnerable-artifacts table; day d = 2026-07-06 + d):
+
+    - pay 1.0.0: packaged day 0, prod day 0 12:00; scanned day 0 10:00 (1 critical, 2 high) and again day 3
+      10:00 (0 critical, 1 high): its figures are the latest scan's, and it is in view when day 3 is;
+    - pay 1.0.1: packaged day 1, staging only; scanned day 1 10:00 (2 critical);
+    - cards 2.0.0: packaged day 1, prod day 2 12:00; scanned day 2 10:00 (3 high);
+    - cards 2.0.1: packaged day 2, never scanned.
+    """
+    w = World()
+
+    def release(service: str, version: str, day: int, env: str | None) -> None:
+        artifact = w.package(service, version, w.push(service, version, at(day, 8)), at(day, 8.25))
+        if env:
+            w.deploy(service, artifact, env, at(day + (service == "cards"), 12))
+
+    release("pay", "1.0.0", 0, "prod")
+    release("pay", "1.0.1", 1, "staging")
+    release("cards", "2.0.0", 1, "prod")
+    release("cards", "2.0.1", 2, None)
+    w.scan("pay", "1.0.0", at(0, 10), {"Critical": 1, "High": 2})
+    w.scan("pay", "1.0.1", at(1, 10), {"Critical": 2, "High": 0})
+    w.scan("cards", "2.0.0", at(2, 10), {"Critical": 0, "High": 3})
+    w.scan("pay", "1.0.0", at(3, 10), {"Critical": 0, "High": 1})
+    return write_and_build(w, paths, directory)
