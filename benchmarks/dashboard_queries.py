@@ -19,7 +19,7 @@ from typing import Any
 
 def page_queries(data: Any) -> dict[str, dict[str, Callable[[], Any]]]:
     """What each page runs on first load (dashboards/views/*.py), with the default filters."""
-    from dashboards import metrics
+    from dashboards import metrics, ui
 
     f = data.filter_options().default()
     artifacts = data.find_artifacts(f)
@@ -29,7 +29,8 @@ def page_queries(data: Any) -> dict[str, dict[str, Callable[[], Any]]]:
     return {
         "dora": {"filter_options": data.filter_options, "dora_summary": lambda: data.dora_summary(f),
                  "dora_table": lambda: data.dora_table(f, "team"), "dora_weekly": lambda: data.dora_weekly(f)},
-        "deployments": {"deployments": lambda: data.deployments(f),
+        "deployments": {"deployments_summary": lambda: data.deployments_summary(f),
+                        "deployments_listed": lambda: data.deployments(f, limit=ui.LISTED_ROWS),
                         "deployments_per_period": lambda: data.deployments_per_period(f, "week"),
                         "production_deployment_days": lambda: data.production_deployment_days(f)},
         "lead_time": {"changes_summary": lambda: data.changes_summary(f),
@@ -41,13 +42,13 @@ def page_queries(data: Any) -> dict[str, dict[str, Callable[[], Any]]]:
                      "journey_deployments": lambda: data.journey_deployments(artifact)},
         "funnel": {"funnel_summary": lambda: data.funnel_summary(f), "environment_order": data.environment_order,
                    "funnel_flows": lambda: data.funnel_flows(f),
-                   "funnel_stuck": lambda: data.funnel_artifacts(f, stuck=True, limit=5000),
-                   "funnel_artifacts": lambda: data.funnel_artifacts(f, limit=5000)},  # views/funnel.py ROWS
+                   "funnel_stuck": lambda: data.funnel_artifacts(f, stuck=True, limit=ui.LISTED_ROWS),
+                   "funnel_artifacts": lambda: data.funnel_artifacts(f, limit=ui.LISTED_ROWS)},
         "bottlenecks": {"bottlenecks": lambda: data.bottlenecks(f), "slowest_step_tools": lambda: data.slowest_step_tools(f)},
         "incidents": {"incidents": lambda: data.incidents(f), "risk_by_service": lambda: data.risk_by_service(f),
                       # the scanned artifacts: from marts.artifact_risk, else (an older snapshot) from scan events
                       **({"vulnerable_artifacts_count": lambda: data.vulnerable_artifacts_count(f),
-                          "vulnerable_artifacts": lambda: data.vulnerable_artifacts(f, limit=5000)}  # incidents.py ROWS
+                          "vulnerable_artifacts": lambda: data.vulnerable_artifacts(f, limit=ui.LISTED_ROWS)}
                          if data.missing("marts.artifact_risk") is None else
                          {"scanned_artifacts": lambda: data.scanned_artifacts(f)})},
         "inventory": {"release_inventory": lambda: data.release_inventory(f),

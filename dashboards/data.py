@@ -520,20 +520,41 @@ def benchmarks() -> list[dict[str, Any]]:
 _DEPLOYMENT_DIMS = {"team": "team", "app": "app", "service": "service", "environment": "environment"}
 
 
-def deployments(f: Filters) -> pl.DataFrame:
-    """Every deployment in view (all environments, failed attempts included), newest first."""
+def deployments(f: Filters, limit: int | None = None) -> pl.DataFrame:
+    """Every deployment in view (all environments, failed attempts included), newest first; ``limit``: at most
+    that many (what the page lists; its CSV download has them all)."""
     predicate, params = where(f, "deployed_at", **_DEPLOYMENT_DIMS)
-    return query(
-        f"""
+    sql = f"""
         select deployed_at, service, team, app, environment, cluster, environment_tier, is_production,
                outcome, version, is_rollback, is_redeploy, is_hotfix, is_rework, caused_failure,
                recovery_time_s / 3600 as recovery_time_hours, artifact_id, commit_sha, deployment_id
         from marts.deployments
         where {predicate}
         order by deployed_at desc, deployment_id
+    """
+    if limit is not None:
+        sql += " limit $limit"
+        params["limit"] = limit
+    return query(sql, params)
+
+
+def deployments_summary(f: Filters) -> dict[str, int]:
+    """The deployments page's tiles for the view: ``attempts`` (every row of ``deployments``), ``deployments``
+    (successful, all environments), ``production``, ``rollbacks`` (successful ones) and ``failed`` attempts.
+    Counted in SQL: the page lists only the newest deployments (249k in a 4-week view at 10M events)."""
+    predicate, params = where(f, "deployed_at", **_DEPLOYMENT_DIMS)
+    return query(
+        f"""
+        select count(*) as attempts,
+               count(*) filter (where outcome = 'success') as deployments,
+               count(*) filter (where outcome = 'success' and is_production) as production,
+               count(*) filter (where outcome = 'success' and is_rollback) as rollbacks,
+               count(*) filter (where outcome = 'failure') as failed
+        from marts.deployments
+        where {predicate}
         """,
         params,
-    )
+    ).row(0, named=True)
 
 
 def deployments_per_period(f: Filters, grain: str) -> pl.DataFrame:

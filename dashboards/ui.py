@@ -12,6 +12,7 @@ from dashboards import metrics
 from dashboards.data import Filters
 
 DEFINITIONS_PAGE = "views/definitions.py"
+LISTED_ROWS = 5000  # the most rows a page's table lists; its CSV download (built when clicked) has them all
 
 
 def header(title: str, answers: str, definition: str, view: Filters | None = None,
@@ -54,6 +55,11 @@ def download_on_click(fetch: Callable[[], pl.DataFrame], rows: int, filename: st
         f"{label} ({rows} rows)", lambda: csv_bytes(fetch()), file_name=filename, mime="text/csv",
         key=key or f"download-{filename}", icon=":material/download:", on_click="ignore",
     )
+
+
+def listed(shown: int, total: int) -> str:
+    """The caption's "Listed: 5,000 of 170,020; the CSV download has them all." for a table cut at LISTED_ROWS."""
+    return f"Listed: {shown:,} of {total:,}" + ("; the CSV download has them all." if total > shown else ".")
 
 
 def table(frame: pl.DataFrame, filename: str, *, label: str = "Download CSV", height: int | None = None,

@@ -24,21 +24,19 @@ ui.header(
 grain = st.segmented_control("Per", ["day", "week"], default="week", key="deployments_grain",
                              format_func=lambda g: "day" if g == "day" else "ISO week") or "week"
 per_period = data.deployments_per_period(view, grain)
-listing = data.deployments(view)
+summary = data.deployments_summary(view)
 
-if listing.height == 0:
+if summary["attempts"] == 0:
     ui.empty()
     st.stop()
 
-success = listing.filter(pl.col("outcome") == "success")
-production = success.filter(pl.col("is_production"))
 cols = st.columns(4)
-cols[0].metric("Deployments (all environments)", f"{success.height:,}", border=True)
-cols[1].metric("to production", f"{production.height:,}", border=True,
+cols[0].metric("Deployments (all environments)", f"{summary['deployments']:,}", border=True)
+cols[1].metric("to production", f"{summary['production']:,}", border=True,
                help="What DORA deployment frequency counts.")
-cols[2].metric("Rollbacks", f"{int(success['is_rollback'].sum()):,}", border=True,
+cols[2].metric("Rollbacks", f"{summary['rollbacks']:,}", border=True,
                help="Deployments of an artifact that ran there before but not just now (or reported as rollbacks).")
-cols[3].metric("Failed deployments", f"{listing.filter(pl.col('outcome') == 'failure').height:,}", border=True,
+cols[3].metric("Failed deployments", f"{summary['failed']:,}", border=True,
                help="Deploy attempts that failed; not counted as deployments.")
 
 # -- frequency by environment ------------------------------------------------------------------------
@@ -120,9 +118,12 @@ ui.download(calendar.drop("week_index"), "production_deployment_calendar.csv")
 
 # -- list ------------------------------------------------------------------------------------------
 st.subheader("Every deployment in view")
+listing = data.deployments(view, limit=ui.LISTED_ROWS)
 st.caption("Newest first. Failed attempts have outcome = failure; caused_failure marks a production deployment "
-           "that needed a rollback, a hotfix or had an incident attributed.")
-ui.table(listing, "deployments.csv", height=360, column_config={
+           "that needed a rollback, a hotfix or had an incident attributed. " + ui.listed(listing.height,
+                                                                                         summary["attempts"]))
+ui.table(listing, "deployments.csv", height=360, fetch=lambda: data.deployments(view), rows=summary["attempts"],
+         column_config={
     "deployed_at": st.column_config.DatetimeColumn("deployed at (UTC)", format="YYYY-MM-DD HH:mm"),
     "recovery_time_hours": st.column_config.NumberColumn("recovery (h)", format="%.1f"),
 })

@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboards import data, filters, ui
 
-ROWS = 5000  # the most artifacts a table lists (the CSV download has them all)
+ROWS = ui.LISTED_ROWS
 
 view = filters.current()
 from_mart = data.funnel_uses_mart()

@@ -10,8 +10,6 @@ import streamlit as st
 from dashboards import data, filters, metrics, ui
 from dashboards.metrics import MIN_N_P50
 
-ROWS = 5000  # the most scanned artifacts the table lists (the CSV download has them all)
-
 view = filters.current()
 ui.header(
     "Incidents & risk — which deployments hurt, and how long did recovery take?",
@@ -101,11 +99,10 @@ if data.missing("marts.artifact_risk") is None:
                 "(stage `artifact_scanned`, e.g. Harbor scan completed) with vulnerability counts are loaded.",
                 icon=":material/shield:")
     else:
-        vulnerable = data.vulnerable_artifacts(view, limit=ROWS)
+        vulnerable = data.vulnerable_artifacts(view, limit=ui.LISTED_ROWS)
         st.caption("Scanned artifacts built in view, with their latest scan's findings (marts.artifact_risk): "
                    "production artifacts first, then the most critical and high findings. "
-                   f"Listed: {vulnerable.height:,} of {scanned:,}"
-                   + ("; the CSV download has them all." if scanned > vulnerable.height else "."))
+                   + ui.listed(vulnerable.height, scanned))
         ui.table(vulnerable, "vulnerable_artifacts.csv", fetch=lambda: data.vulnerable_artifacts(view), rows=scanned)
 else:
     scans = data.scanned_artifacts(view)
@@ -116,6 +113,5 @@ else:
         )
     else:
         st.caption("Scanned artifacts built in view, production ones first; vulnerability counts by severity "
-                   f"arrive with marts.artifact_risk. Listed: {min(scans.height, ROWS):,} of "
-                   f"{scans.height:,}" + ("; the CSV download has them all." if scans.height > ROWS else "."))
-        ui.table(scans.head(ROWS), "scanned_artifacts.csv", fetch=lambda: scans, rows=scans.height)
+                   "arrive with marts.artifact_risk. " + ui.listed(min(scans.height, ui.LISTED_ROWS), scans.height))
+        ui.table(scans.head(ui.LISTED_ROWS), "scanned_artifacts.csv", fetch=lambda: scans, rows=scans.height)

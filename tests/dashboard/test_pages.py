@@ -172,6 +172,19 @@ def test_deployments_page_counts_and_csv(dashboard):
     assert dict(zip(calendar["day"], calendar["production_deployments"], strict=True))["2026-07-10"] == 2
 
 
+def test_deployments_page_lists_the_newest_and_downloads_them_all(dashboard, monkeypatch):
+    from dashboards import ui
+
+    monkeypatch.setattr(ui, "LISTED_ROWS", 10)
+    d = dashboard("deployments")
+    assert d.metric("Deployments (all environments)") == "32"  # the tiles count every deployment in view
+    assert "Listed: 10 of 33; the CSV download has them all." in d.text()
+    assert d.at.dataframe[-1].value.shape[0] == 10
+    listing = d.csv("deployments.csv")
+    assert listing.height == 33
+    assert listing["deployed_at"].to_list() == sorted(listing["deployed_at"].to_list(), reverse=True)
+
+
 def test_deployments_environment_filter(dashboard):
     d = dashboard("deployments")
     d.set("f_environment", ["staging"])
