@@ -17,7 +17,8 @@ Two header comments change how a model is materialised (docs/performance.md):
   functions without a declaration is recomputed);
 - ``-- incremental: partition (<key>)`` — a table maintained **by partition**: its rows for one key value
   depend only on its inputs' rows with that value, so a build recomputes only the values whose input rows
-  changed (pipelines/partitions.py);
+  changed (pipelines/partitions.py); ``partition (artifact_id, chain_id, commit_sha)``: the columns after the
+  key link rows without it to the key values (an artifact's chain's and commit's events);
 - ``-- indexes: a, b`` — an ART index on each column, for the point lookups readers make (a journey's events
   by artifact, chain, commit): DuckDB then reads the few matching rows instead of scanning every row group.
 
@@ -90,6 +91,12 @@ class Model:
     def partition_column(self) -> str | None:
         """``-- incremental: partition (artifact_id)``: the key the model is maintained by (pipelines/partitions.py)."""
         return next(iter(self._declared_columns("partition")), None)
+
+    @property
+    def partition_links(self) -> tuple[str, ...]:
+        """``-- incremental: partition (artifact_id, chain_id, commit_sha)``: the columns after the key, through
+        which rows without the key belong to a key value (pipelines/partitions.py)."""
+        return self._declared_columns("partition")[1:]
 
     @property
     def indexed_columns(self) -> tuple[str, ...]:

@@ -12,7 +12,16 @@ recomputes the model for the values whose hash differs — new, changed or gone 
 through a view filtered to those values, then replacing the model's rows for them. Nothing depends on the
 order of models or on running in one process: a Dagster asset run of the model alone works the same way.
 
-A null key is one more value (rows without an artifact form one partition). A full build instead, when: no
+**Link columns** — ``-- incremental: partition (artifact_id, chain_id, commit_sha)``: the key, then columns
+through which rows *without* the key belong to a key value (``intermediate.artifact_events`` gives an artifact
+the events of its CI chain and of its commit, which name no artifact). Each input's rows are then also hashed
+per value of each link column; a changed link value makes dirty every key value that some input row links to
+it (a row holding both), and recomputing a key value reads the input rows of its own key *or* of any link
+value of its. What the declaration promises: a key value's rows depend only on input rows with that key or
+sharing a link value with a row of that key.
+
+A null key is one more value (rows without an artifact form one partition) — unless link columns are declared:
+rows without the key then count only through their link values. A full build instead, when: no
 stored state, a different fingerprint (the model's SQL, the macros, the configuration tables and the content
 of its **context** inputs — those without the key column, whose every change may touch every value), or the
 model reads a staging view (raw events change with every load). ``lifecycle build --full-refresh`` forces one.
@@ -65,23 +74,42 @@ def split_inputs(conn: duckdb.DuckDBPyConnection, model: Model) -> tuple[list[st
     return partitioned, context
 
 
-def _hash_current(conn: duckdb.DuckDBPyConnection, inputs: list[str], key: str) -> None:
-    """``_partition_current``: each input's per-value hashes now."""
-    if not inputs:
-        conn.execute("create or replace temp table _partition_current (input varchar, key_value varchar, "
-                     "row_hash hugeint, row_count bigint)")
-        return
-    parts = [f"select ?::varchar as input, {key}::varchar as key_value, sum(hash(t)) as row_hash, "
-             f"count(*) as row_count from {dep} t group by all" for dep in inputs]
-    conn.execute("create or replace temp table _partition_current as\n" + "\nunion all\n".join(parts), inputs)
+def _links_of(conn: duckdb.DuckDBPyConnection, dep: str, links: tuple[str, ...]) -> list[str]:
+    """The link columns ``dep`` holds."""
+    return [c for c in links if c in _columns(conn, dep)]
+
+
+def _hash_current(conn: duckdb.DuckDBPyConnection, inputs: list[str], key: str, links: tuple[str, ...]) -> None:
+    """``_partition_current``: each input's per-value hashes now — per key value (``input`` = the table) and,
+    with link columns, per value of each (``input`` = ``table:column``)."""
+    conn.execute("create or replace temp table _partition_current (input varchar, key_value varchar, "
+                 "row_hash hugeint, row_count bigint)")
+    for dep in inputs:
+        dep_links = _links_of(conn, dep, links)
+        # each row hashed once, then grouped by the key and by each link column
+        conn.execute(f"create or replace temp table _partition_rows_hashed as select {', '.join([key, *dep_links])}, "
+                     f"hash(t) as row_hash from {dep} t")
+        keyed = f" where {key} is not null" if links else ""
+        conn.execute(f"insert into _partition_current select ?, {key}::varchar, sum(row_hash), count(*) "
+                     f"from _partition_rows_hashed{keyed} group by all", [dep])
+        for column in dep_links:
+            conn.execute(f"insert into _partition_current select ?, {column}::varchar, sum(row_hash), count(*) "
+                         f"from _partition_rows_hashed where {column} is not null group by all", [f"{dep}:{column}"])
+    conn.execute("drop table if exists _partition_rows_hashed")
+
+
+def _pair(input_column: str, value_column: str) -> str:
+    """An (input, value) pair as one comparable text, a null value included."""
+    return f"{input_column} || chr(1) || coalesce({value_column}, {NULL_KEY})"
 
 
 def _store_hashes(conn: duckdb.DuckDBPyConnection, model: Model, changed_only: bool) -> None:
     if changed_only:
-        conn.execute(f"delete from build_state.partition_hashes where model = ? and {_in_dirty('key_value')}",
-                     [model.qualified])
+        changed = f"(select {_pair('input', 'key_value')} from _partition_changed)"
+        conn.execute(f"delete from build_state.partition_hashes where model = ? "
+                     f"and {_pair('input', 'key_value')} in {changed}", [model.qualified])
         conn.execute(f"insert into build_state.partition_hashes select ?, c.* from _partition_current c "
-                     f"where {_in_dirty('key_value')}", [model.qualified])
+                     f"where {_pair('c.input', 'c.key_value')} in {changed}", [model.qualified])
     else:
         conn.execute("delete from build_state.partition_hashes where model = ?", [model.qualified])
         conn.execute("insert into build_state.partition_hashes select ?, * from _partition_current",
@@ -92,6 +120,28 @@ def _in_dirty(column: str) -> str:
     """A predicate: ``column`` (null included) is one of the values to recompute."""
     return (f"coalesce({column}::varchar, {NULL_KEY}) in "
             f"(select coalesce(key_value, {NULL_KEY}) from _partition_dirty)")
+
+
+def _dirty_from_links(conn: duckdb.DuckDBPyConnection, inputs: list[str], key: str, links: tuple[str, ...]) -> None:
+    """Add to ``_partition_dirty`` the key values linked to a changed link value (by any input row holding both),
+    then list in ``_partition_link_values`` every link value of the dirty keys: the rows to read with them."""
+    for dep in inputs:
+        for column in _links_of(conn, dep, links):
+            conn.execute(f"insert into _partition_dirty select distinct {key}::varchar from {dep} "
+                         f"where {key} is not null and {column}::varchar in (select key_value from _partition_changed "
+                         f"where input = ?) and {key}::varchar not in (select key_value from _partition_dirty "
+                         f"where key_value is not null)", [f"{dep}:{column}"])
+    conn.execute("create or replace temp table _partition_link_values (link varchar, value varchar)")
+    for dep in inputs:
+        for column in _links_of(conn, dep, links):
+            conn.execute(f"insert into _partition_link_values select distinct ?, {column}::varchar from {dep} "
+                         f"where {column} is not null and {_in_dirty(key)}", [column])
+
+
+def _rows_to_read(dep_links: list[str], key: str) -> str:
+    """A predicate on an input's rows: its key is dirty, or it shares a link value with a dirty key."""
+    return " or ".join([_in_dirty(key)] + [
+        f"{c}::varchar in (select value from _partition_link_values where link = '{c}')" for c in dep_links])
 
 
 def _full(conn: duckdb.DuckDBPyConnection, model: Model, fp: str) -> tuple[int, str, int]:
@@ -107,35 +157,43 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
     or ``unchanged`` (module docstring)."""
     conn.execute(incremental.STATE_DDL)
     conn.execute(STATE_DDL)
-    key = model.partition_column
+    key, links = model.partition_column, model.partition_links
     partitioned, context = split_inputs(conn, model)
     fp = incremental.fingerprint(conn, model, content_of=context)
     reads_staging = any(dep.startswith("staging.") for dep in model.deps)
     try:
-        _hash_current(conn, partitioned, key)
+        _hash_current(conn, partitioned, key, links)
         if (full_refresh or reads_staging or not partitioned or incremental.stored_fingerprint(conn, model) != fp
                 or not incremental._table_exists(conn, model.qualified)):
             return _full(conn, model, fp)
         conn.execute("""
-            create or replace temp table _partition_dirty as
-            select distinct coalesce(c.key_value, s.key_value) as key_value
+            create or replace temp table _partition_changed as
+            select coalesce(c.input, s.input) as input, coalesce(c.key_value, s.key_value) as key_value
             from _partition_current c
             full join (select * from build_state.partition_hashes where model = ?) s
                 on s.input = c.input and s.key_value is not distinct from c.key_value
             where c.row_hash is distinct from s.row_hash or c.row_count is distinct from s.row_count""",
                      [model.qualified])
+        conn.execute("create or replace temp table _partition_dirty as select distinct key_value "
+                     "from _partition_changed where input not like '%:%'")
+        if links:
+            _dirty_from_links(conn, partitioned, key, links)
         dirty = conn.execute("select count(*) from _partition_dirty").fetchone()[0]
         if not dirty:
+            _store_hashes(conn, model, changed_only=True)  # link values that changed without touching a key
             return conn.execute(f"select count(*) from {model.qualified}").fetchone()[0], "unchanged", 0
         sql = model.sql
         views = []
         for dep in partitioned:
             view = f"_partition_{dep.replace('.', '_')}"
-            conn.execute(f"create or replace temp view {view} as select * from {dep} where {_in_dirty(key)}")
+            conn.execute(f"create or replace temp view {view} as select * from {dep} "
+                         f"where {_rows_to_read(_links_of(conn, dep, links), key)}")
             views.append(view)
             sql = incremental._swap(sql, dep, view)
         try:
-            conn.execute(f"create or replace temp table _partition_rows as\n{sql}")
+            # only the dirty keys' rows: read through a link, a clean key's rows may be partial
+            conn.execute(f"create or replace temp table _partition_rows as\nselect * from (\n{sql}\n) "
+                         f"where {_in_dirty(key)}")
             computed = conn.execute("select count(*) from _partition_rows").fetchone()[0]
             conn.execute(f"delete from {model.qualified} where {_in_dirty(key)}")
             conn.execute(f"insert into {model.qualified} by name select * from _partition_rows")
@@ -146,5 +204,5 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
                 conn.execute(f"drop view if exists {view}")
         return conn.execute(f"select count(*) from {model.qualified}").fetchone()[0], "incremental", computed
     finally:
-        conn.execute("drop table if exists _partition_current")
-        conn.execute("drop table if exists _partition_dirty")
+        for table in ("_partition_current", "_partition_changed", "_partition_dirty", "_partition_link_values"):
+            conn.execute(f"drop table if exists {table}")

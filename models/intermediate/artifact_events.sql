@@ -5,6 +5,7 @@
 -- artifact's commit before the artifact was first seen. `link` says which (artifact | chain | commit).
 -- Only the flow stages are kept: CI run, build, task, test, artifact, deploy, canary, verification and
 -- rollback events.
+-- incremental: partition (artifact_id, chain_id, commit_sha)
 with artifacts as (
     select * from intermediate.artifacts
 ),

@@ -77,3 +77,79 @@ def test_a_changed_context_input_or_full_refresh_rebuild_everything(conn):
     assert partitions.run(conn, TOTALS) == (3, "full", 3)
     assert totals(conn) == {"a": (6, 2), "b": (10, 1), "c": (14, 1)}
     assert partitions.run(conn, TOTALS, full_refresh=True)[1] == "full"
+
+
+CHAINED = Model("marts", "chained", Path("chained.sql"), """-- marts.chained: per artifact, n summed over its own
+-- rows and the rows without an artifact in its chain.
+-- incremental: partition (artifact_id, chain_id)
+with own as (select distinct artifact_id, chain_id from intermediate.items where artifact_id is not null)
+select o.artifact_id, sum(i.n) as total
+from own o
+join intermediate.items i on i.artifact_id = o.artifact_id or (i.artifact_id is null and i.chain_id = o.chain_id)
+group by o.artifact_id
+""", ("intermediate.items",))
+
+
+@pytest.fixture
+def chained(conn):
+    conn.execute("""
+        create table intermediate.items (artifact_id varchar, chain_id varchar, n integer);
+        insert into intermediate.items values ('a', 'X', 1), (null, 'X', 10), ('b', 'Y', 2), (null, 'Y', 20),
+            (null, 'Z', 100), ('c', null, 5);
+    """)
+    return conn
+
+
+def chained_totals(conn) -> dict:
+    return dict(conn.execute("select * from marts.chained").fetchall())
+
+
+def test_rows_without_the_key_count_through_their_link_columns(chained):
+    conn = chained
+    assert CHAINED.partition_column == "artifact_id" and CHAINED.partition_links == ("chain_id",)
+    assert partitions.run(conn, CHAINED) == (3, "full", 3)
+    assert chained_totals(conn) == {"a": 11, "b": 22, "c": 5}  # 1 + 10; 2 + 20; 5 (no chain)
+
+    conn.execute("insert into intermediate.items values (null, 'X', 7)")  # a's chain: only a recomputed
+    assert partitions.run(conn, CHAINED) == (3, "incremental", 1)
+    assert chained_totals(conn) == {"a": 18, "b": 22, "c": 5}
+
+    conn.execute("insert into intermediate.items values (null, 'Z', 1)")  # a chain no artifact is in
+    assert partitions.run(conn, CHAINED) == (3, "unchanged", 0)
+    assert partitions.run(conn, CHAINED) == (3, "unchanged", 0)  # its new hash was kept
+
+    # b moves to chain X: b's own row changed, and so did chain X's rows (b's row is one of them), which a is
+    # linked to: both recomputed; c untouched
+    conn.execute("update intermediate.items set chain_id = 'X' where artifact_id = 'b'")
+    assert partitions.run(conn, CHAINED) == (3, "incremental", 2)
+    assert chained_totals(conn) == {"a": 18, "b": 19, "c": 5}  # 2 + 10 + 7
+    conn.execute("create table full_build as " + CHAINED.sql.split("\n", 3)[3])
+    assert dict(conn.execute("select * from full_build").fetchall()) == chained_totals(conn)
+
+
+LINKED = Model("marts", "linked", Path("linked.sql"), """-- marts.linked: per artifact, n summed over its own rows
+-- and the rows without an artifact in its chain or of its commit.
+-- incremental: partition (artifact_id, chain_id, commit_sha)
+with own as (select distinct artifact_id, chain_id, commit_sha from intermediate.runs where artifact_id is not null)
+select o.artifact_id, sum(r.n) as total
+from own o
+join intermediate.runs r on r.artifact_id = o.artifact_id
+    or (r.artifact_id is null and (r.chain_id = o.chain_id or r.commit_sha = o.commit_sha))
+group by o.artifact_id
+""", ("intermediate.runs",))
+
+
+def test_a_key_read_through_another_keys_link_is_not_written_from_its_partial_rows(conn):
+    conn.execute("""
+        create table intermediate.runs (artifact_id varchar, chain_id varchar, commit_sha varchar, n integer);
+        insert into intermediate.runs values ('a', 'X', 'C1', 1), ('d', 'W', 'C1', 2), (null, 'X', null, 10),
+            (null, null, 'C1', 100), (null, 'W', null, 1000);
+    """)
+    assert partitions.run(conn, LINKED) == (2, "full", 2)
+    assert dict(conn.execute("select * from marts.linked").fetchall()) == {"a": 111, "d": 1102}
+    # chain X changes: a is recomputed, reading the rows of its commit C1 — d's own row among them, without
+    # d's chain W: d's rows from that read would be 2 + 100, and must not replace its 1102
+    conn.execute("insert into intermediate.runs values (null, 'X', null, 5)")
+    assert partitions.run(conn, LINKED) == (2, "incremental", 1)
+    assert conn.execute("select artifact_id, total from marts.linked order by all").fetchall() == [
+        ("a", 116), ("d", 1102)]
