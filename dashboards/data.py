@@ -111,6 +111,14 @@ def query(sql: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
     return _run(sql, params)  # snapshots are being published faster than we can read: answer uncached
 
 
+def _listing(sql: str, params: dict[str, Any], limit: int | None) -> pl.DataFrame:
+    """``query`` of an ordered listing, cut at ``limit`` rows when one is given (what a page's table shows; its
+    CSV download, without a limit, has them all)."""
+    if limit is not None:
+        sql, params = f"{sql} limit $limit", {**params, "limit": limit}
+    return query(sql, params)
+
+
 def table_exists(schema: str, table: str) -> bool:
     """Whether ``schema.table`` is in the snapshot (flow-analytics marts land later)."""
     return query(
@@ -532,10 +540,7 @@ def deployments(f: Filters, limit: int | None = None) -> pl.DataFrame:
         where {predicate}
         order by deployed_at desc, deployment_id
     """
-    if limit is not None:
-        sql += " limit $limit"
-        params["limit"] = limit
-    return query(sql, params)
+    return _listing(sql, params, limit)
 
 
 def deployments_summary(f: Filters) -> dict[str, int]:
@@ -739,8 +744,8 @@ def journey_events(artifact_id: str) -> pl.DataFrame:
     """Every event behind an artifact's journey: its own, its CI/CD chain's, its commits' (push, PR) and
     those of the incidents attributed to it.
 
-    Index lookups (the ``-- indexes:`` of intermediate.canonical_events), ~30 ms at 11M events where scans
-    took ~1 s. DuckDB answers from an index only a scan with one filter, an equality or ``in`` a constant list:
+    Index lookups (the ``-- indexes:`` of intermediate.canonical_events and of the marts read for the keys),
+    ~30 ms at 11M events where scans took ~1 s. DuckDB answers from an index only a scan with one filter, an equality or ``in`` a constant list:
     so the journey's keys (its events' chains, its commits, its incidents) are read first and passed as list
     parameters (a join's keys would be a scan), nothing else is filtered in those scans (``list_filter``
     drops null chains after), and the commit branch's stage filter sits behind a window (filters are not
@@ -921,10 +926,7 @@ def funnel_artifacts(f: Filters, prefer_mart: bool = True, *, stuck: bool = Fals
     if stuck:
         sql, order = sql + " where status = 'stuck'", "hours_in_stage desc, " + order
     sql += f" order by {order}"
-    if limit is not None:
-        sql += " limit $limit"
-        params["limit"] = limit
-    return query(sql, params)
+    return _listing(sql, params, limit)
 
 
 def funnel_summary(f: Filters, prefer_mart: bool = True) -> pl.DataFrame:
@@ -1327,10 +1329,7 @@ def vulnerable_artifacts(f: Filters, limit: int | None = None) -> pl.DataFrame:
                  coalesce(vulnerabilities_high, 0) desc, coalesce(vulnerabilities_total, 0) desc, service, version,
                  artifact_id
     """
-    if limit is not None:
-        sql += " limit $limit"
-        params["limit"] = limit
-    return query(sql, params)
+    return _listing(sql, params, limit)
 
 
 def vulnerable_artifacts_count(f: Filters) -> int:

@@ -1,7 +1,7 @@
 """Funnel: how many artifacts get from build to production, where the others stop, and which are stuck.
 
 The figures come from SQL aggregates (``data.funnel_summary``, ``data.funnel_flows``); the tables show at most
-``ROWS`` artifacts, their CSV downloads are built with every row only when clicked: a 4-week view holds ~180k
+``ui.LISTED_ROWS`` artifacts, their CSV downloads are built with every row only when clicked: a 4-week view holds ~180k
 artifacts at 10M events, which the page no longer loads to draw itself.
 """
 
@@ -12,8 +12,6 @@ import polars as pl
 import streamlit as st
 
 from dashboards import data, filters, ui
-
-ROWS = ui.LISTED_ROWS
 
 view = filters.current()
 from_mart = data.funnel_uses_mart()
@@ -107,16 +105,16 @@ def stuck_columns(frame: pl.DataFrame) -> pl.DataFrame:
 
 st.subheader(f"Stuck artifacts ({stuck_n:,})")
 st.caption("In flight, and in their stage longer than that stage's historical p90 — nothing newer of the same "
-           "service got as far." + (f" Listed: the {ROWS:,} of {stuck_n:,} longest in their stage; the CSV "
-                                    "download has them all." if stuck_n > ROWS else ""))
+           "service got as far." + (f" Listed: the {ui.LISTED_ROWS:,} of {stuck_n:,} longest in their stage; the CSV "
+                                    "download has them all." if stuck_n > ui.LISTED_ROWS else ""))
 if stuck_n:
-    ui.table(stuck_columns(data.funnel_artifacts(view, stuck=True, limit=ROWS)), "stuck_artifacts.csv",
+    ui.table(stuck_columns(data.funnel_artifacts(view, stuck=True, limit=ui.LISTED_ROWS)), "stuck_artifacts.csv",
              fetch=lambda: stuck_columns(data.funnel_artifacts(view, stuck=True)), rows=stuck_n)
 else:
     st.success("No stuck artifact in this view.", icon=":material/check_circle:")
 
 with st.expander("Every artifact in view"):
-    st.caption(f"Listed: the newest {min(built, ROWS):,} of the {built:,} artifacts in view"
-               + ("; the CSV download has them all." if built > ROWS else "."))
-    ui.table(data.funnel_artifacts(view, limit=ROWS).drop("stage_rank"), "funnel_artifacts.csv", height=320,
+    st.caption(f"Listed: the newest {min(built, ui.LISTED_ROWS):,} of the {built:,} artifacts in view"
+               + ("; the CSV download has them all." if built > ui.LISTED_ROWS else "."))
+    ui.table(data.funnel_artifacts(view, limit=ui.LISTED_ROWS).drop("stage_rank"), "funnel_artifacts.csv", height=320,
              fetch=lambda: data.funnel_artifacts(view).drop("stage_rank"), rows=built)
