@@ -79,17 +79,16 @@ def _links_of(conn: duckdb.DuckDBPyConnection, dep: str, links: tuple[str, ...])
     return [c for c in links if c in _columns(conn, dep)]
 
 
-def _hash_current(conn: duckdb.DuckDBPyConnection, inputs: list[str], key: str, links: tuple[str, ...]) -> None:
+def _hash_current(conn: duckdb.DuckDBPyConnection, links_of: dict[str, list[str]], key: str, linked: bool) -> None:
     """``_partition_current``: each input's per-value hashes now — per key value (``input`` = the table) and,
-    with link columns, per value of each (``input`` = ``table:column``)."""
+    with link columns (``links_of``: those each input holds), per value of each (``input`` = ``table:column``)."""
     conn.execute("create or replace temp table _partition_current (input varchar, key_value varchar, "
                  "row_hash hugeint, row_count bigint)")
-    for dep in inputs:
-        dep_links = _links_of(conn, dep, links)
+    for dep, dep_links in links_of.items():
         # each row hashed once, then grouped by the key and by each link column
         conn.execute(f"create or replace temp table _partition_rows_hashed as select {', '.join([key, *dep_links])}, "
                      f"hash(t) as row_hash from {dep} t")
-        keyed = f" where {key} is not null" if links else ""
+        keyed = f" where {key} is not null" if linked else ""
         conn.execute(f"insert into _partition_current select ?, {key}::varchar, sum(row_hash), count(*) "
                      f"from _partition_rows_hashed{keyed} group by all", [dep])
         for column in dep_links:
@@ -122,20 +121,19 @@ def _in_dirty(column: str) -> str:
             f"(select coalesce(key_value, {NULL_KEY}) from _partition_dirty)")
 
 
-def _dirty_from_links(conn: duckdb.DuckDBPyConnection, inputs: list[str], key: str, links: tuple[str, ...]) -> None:
+def _dirty_from_links(conn: duckdb.DuckDBPyConnection, links_of: dict[str, list[str]], key: str) -> None:
     """Add to ``_partition_dirty`` the key values linked to a changed link value (by any input row holding both),
     then list in ``_partition_link_values`` every link value of the dirty keys: the rows to read with them."""
-    for dep in inputs:
-        for column in _links_of(conn, dep, links):
-            conn.execute(f"insert into _partition_dirty select distinct {key}::varchar from {dep} "
-                         f"where {key} is not null and {column}::varchar in (select key_value from _partition_changed "
-                         f"where input = ?) and {key}::varchar not in (select key_value from _partition_dirty "
-                         f"where key_value is not null)", [f"{dep}:{column}"])
+    pairs = [(dep, column) for dep, dep_links in links_of.items() for column in dep_links]
+    for dep, column in pairs:
+        conn.execute(f"insert into _partition_dirty select distinct {key}::varchar from {dep} "
+                     f"where {key} is not null and {column}::varchar in (select key_value from _partition_changed "
+                     f"where input = ?) and {key}::varchar not in (select key_value from _partition_dirty "
+                     f"where key_value is not null)", [f"{dep}:{column}"])
     conn.execute("create or replace temp table _partition_link_values (link varchar, value varchar)")
-    for dep in inputs:
-        for column in _links_of(conn, dep, links):
-            conn.execute(f"insert into _partition_link_values select distinct ?, {column}::varchar from {dep} "
-                         f"where {column} is not null and {_in_dirty(key)}", [column])
+    for dep, column in pairs:
+        conn.execute(f"insert into _partition_link_values select distinct ?, {column}::varchar from {dep} "
+                     f"where {column} is not null and {_in_dirty(key)}", [column])
 
 
 def _rows_to_read(dep_links: list[str], key: str) -> str:
@@ -159,10 +157,11 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
     conn.execute(STATE_DDL)
     key, links = model.partition_column, model.partition_links
     partitioned, context = split_inputs(conn, model)
+    links_of = {dep: _links_of(conn, dep, links) for dep in partitioned}
     fp = incremental.fingerprint(conn, model, content_of=context)
     reads_staging = any(dep.startswith("staging.") for dep in model.deps)
     try:
-        _hash_current(conn, partitioned, key, links)
+        _hash_current(conn, links_of, key, linked=bool(links))
         if (full_refresh or reads_staging or not partitioned or incremental.stored_fingerprint(conn, model) != fp
                 or not incremental._table_exists(conn, model.qualified)):
             return _full(conn, model, fp)
@@ -177,7 +176,7 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
         conn.execute("create or replace temp table _partition_dirty as select distinct key_value "
                      "from _partition_changed where input not like '%:%'")
         if links:
-            _dirty_from_links(conn, partitioned, key, links)
+            _dirty_from_links(conn, links_of, key)
         dirty = conn.execute("select count(*) from _partition_dirty").fetchone()[0]
         if not dirty:
             _store_hashes(conn, model, changed_only=True)  # link values that changed without touching a key
@@ -187,7 +186,7 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
         for dep in partitioned:
             view = f"_partition_{dep.replace('.', '_')}"
             conn.execute(f"create or replace temp view {view} as select * from {dep} "
-                         f"where {_rows_to_read(_links_of(conn, dep, links), key)}")
+                         f"where {_rows_to_read(links_of[dep], key)}")
             views.append(view)
             sql = incremental._swap(sql, dep, view)
         try:
