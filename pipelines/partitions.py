@@ -20,6 +20,9 @@ it (a row holding both), and recomputing a key value reads the input rows of its
 value of its. What the declaration promises: a key value's rows depend only on input rows with that key or
 sharing a link value with a row of that key.
 
+An input that stores a hash of the rest of each row in a ``row_hash`` column, written with the row, has that
+column summed instead (``intermediate.canonical_events``, 11M rows at 10M events, is hashed by load, once).
+
 A null key is one more value (rows without an artifact form one partition) — unless link columns are declared:
 rows without the key then count only through their link values. A full build instead, when: no
 stored state, a different fingerprint (the model's SQL, the macros, the configuration tables and the content
@@ -41,6 +44,10 @@ from pipelines import incremental
 
 if TYPE_CHECKING:
     from pipelines.modeling import Model
+
+# an input's column holding a hash of the rest of its row, written with the row (intermediate.canonical_events,
+# by load): summed as it is, instead of hashing every wide row again each build
+ROW_HASH = "row_hash"
 
 # a key value as text, null included: `coalesce(key::varchar, NULL_KEY) in (…)` matches a null key too
 NULL_KEY = "chr(0)"
@@ -85,9 +92,10 @@ def _hash_current(conn: duckdb.DuckDBPyConnection, links_of: dict[str, list[str]
     conn.execute("create or replace temp table _partition_current (input varchar, key_value varchar, "
                  "row_hash hugeint, row_count bigint)")
     for dep, dep_links in links_of.items():
-        # each row hashed once, then grouped by the key and by each link column
+        # each row hashed once (or its stored ROW_HASH read), then grouped by the key and by each link column
+        row_hash = ROW_HASH if ROW_HASH in _columns(conn, dep) else "hash(t)"
         conn.execute(f"create or replace temp table _partition_rows_hashed as select {', '.join([key, *dep_links])}, "
-                     f"hash(t) as row_hash from {dep} t")
+                     f"{row_hash} as row_hash from {dep} t")
         keyed = f" where {key} is not null" if linked else ""
         conn.execute(f"insert into _partition_current select ?, {key}::varchar, sum(row_hash), count(*) "
                      f"from _partition_rows_hashed{keyed} group by all", [dep])

@@ -203,21 +203,28 @@ resolved as (
     left join service_names by_repository on by_repository.kind = 'repository' and by_repository.name = u.repository
     left join service_names by_catalog on by_catalog.kind = 'catalog_repository' and by_catalog.name = u.repository
     left join config.environment_aliases env on env.alias = lower(u.environment)
+),
+
+resolved_names as (
+    select
+        r.* exclude (declared_tier, event_team, event_app),
+        -- the catalogue's owner and system at the event's time win, then the configured team and app of the
+        -- service, then what the event says
+        coalesce(o.team, s.team, r.event_team) as team,
+        coalesce(o.app, s.app, r.event_app) as app,
+        -- the configured tier, else the one a source declares (GitLab's deployment_tier), else the default rule
+        coalesce(e.tier,
+                 case when r.declared_tier in ('production', 'staging', 'testing', 'development') then r.declared_tier end,
+                 default_environment_tier(r.environment)) as environment_tier,
+        e.environment_order
+    from resolved r
+    left join config.services s on s.service = r.service
+    left join intermediate.service_ownership o
+        on o.service = r.service and r.occurred_at >= o.valid_from and (o.valid_to is null or r.occurred_at < o.valid_to)
+    left join config.environments e on e.environment = r.environment
 )
 
-select
-    r.* exclude (declared_tier, event_team, event_app),
-    -- the catalogue's owner and system at the event's time win, then the configured team and app of the
-    -- service, then what the event says
-    coalesce(o.team, s.team, r.event_team) as team,
-    coalesce(o.app, s.app, r.event_app) as app,
-    -- the configured tier, else the one a source declares (GitLab's deployment_tier), else the default rule
-    coalesce(e.tier,
-             case when r.declared_tier in ('production', 'staging', 'testing', 'development') then r.declared_tier end,
-             default_environment_tier(r.environment)) as environment_tier,
-    e.environment_order
-from resolved r
-left join config.services s on s.service = r.service
-left join intermediate.service_ownership o
-    on o.service = r.service and r.occurred_at >= o.valid_from and (o.valid_to is null or r.occurred_at < o.valid_to)
-left join config.environments e on e.environment = r.environment
+-- row_hash: a hash of the rest of the row, computed once when the row is written (by load): models kept by
+-- partition sum it per key instead of hashing 11M wide rows every build (pipelines/partitions.py)
+select c.*, hash(c) as row_hash
+from resolved_names c

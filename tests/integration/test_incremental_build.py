@@ -25,7 +25,7 @@ SOURCES = [SAMPLE_DIR, FIXTURES / "captured" / "argocd_notifications", FIXTURES 
 
 
 BY_LOAD = ("intermediate.canonical_events", "intermediate.pushed_commits")  # the models kept by load
-BY_PARTITION = ("intermediate.artifact_events", "intermediate.stage_events", "marts.stage_durations")  # the models kept by partition (pipelines/partitions.py)
+BY_PARTITION = ("intermediate.artifact_facts", "intermediate.artifact_events", "intermediate.stage_events", "marts.stage_durations")  # the models kept by partition (pipelines/partitions.py)
 
 
 def _tables(conn: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
