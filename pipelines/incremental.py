@@ -52,15 +52,15 @@ create table if not exists build_state.incremental_loads (
 """
 
 
-def stored_fingerprint(conn: duckdb.DuckDBPyConnection, model: Model) -> str | None:
+def stored_fingerprint(conn: duckdb.DuckDBPyConnection, qualified: str) -> str | None:
     """The fingerprint the model's stored rows were computed with (None: never built incrementally)."""
     stored = conn.execute("select fingerprint from build_state.incremental_models where model = ?",
-                          [model.qualified]).fetchone()
+                          [qualified]).fetchone()
     return stored[0] if stored else None
 
 
-def store_fingerprint(conn: duckdb.DuckDBPyConnection, model: Model, fp: str) -> None:
-    conn.execute("insert or replace into build_state.incremental_models values (?, ?)", [model.qualified, fp])
+def store_fingerprint(conn: duckdb.DuckDBPyConnection, qualified: str, fp: str) -> None:
+    conn.execute("insert or replace into build_state.incremental_models values (?, ?)", [qualified, fp])
 
 
 def _table_exists(conn: duckdb.DuckDBPyConnection, qualified: str) -> bool:
@@ -123,7 +123,7 @@ def _rebuild(conn: duckdb.DuckDBPyConnection, model: Model, fp: str) -> int:
     conn.execute("delete from build_state.incremental_loads where model = ?", [model.qualified])
     conn.execute("insert into build_state.incremental_loads select distinct ?, load_id from raw.events",
                  [model.qualified])
-    store_fingerprint(conn, model, fp)
+    store_fingerprint(conn, model.qualified, fp)
     return conn.execute(f"select count(*) from {model.qualified}").fetchone()[0]
 
 
@@ -178,7 +178,7 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, key: str,
 
     conn.execute(STATE_DDL)
     fp = fingerprint(conn, model)
-    if (full_refresh or stored_fingerprint(conn, model) != fp or not _table_exists(conn, model.qualified)
+    if (full_refresh or stored_fingerprint(conn, model.qualified) != fp or not _table_exists(conn, model.qualified)
             or conn.execute("select count(*) from raw.events").fetchone()[0] < MIN_EVENTS_FOR_DELTA):
         rows = _rebuild(conn, model, fp)
         return rows, "full", rows

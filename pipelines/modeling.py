@@ -55,7 +55,8 @@ class Model:
     path: Path
     sql: str  # for a Python model: its docstring (the definition in words)
     deps: tuple[str, ...]  # qualified names of models (raw tables excluded)
-    python: Callable[[duckdb.DuckDBPyConnection], int] | None = None  # a model computed in Python
+    # a model computed in Python: (conn, full_refresh) -> (rows, mode, rows computed), as _run returns
+    python: Callable[[duckdb.DuckDBPyConnection, bool], tuple[int, str, int | None]] | None = None
 
     @property
     def qualified(self) -> str:
@@ -189,8 +190,7 @@ def create_indexes(conn: duckdb.DuckDBPyConnection, models: Iterable[Model] | No
 def _run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool) -> tuple[int | None, str, int | None]:
     """(rows, how it was built, rows computed this time)."""
     if model.python is not None:
-        rows = model.python(conn)
-        return rows, "full", rows
+        return model.python(conn, full_refresh)
     key = model.incremental
     if key == "partition" and model.partition_column and model.materialization == "table":
         return partitions.run(conn, model, full_refresh)

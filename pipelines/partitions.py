@@ -153,7 +153,7 @@ def _rows_to_read(dep_links: list[str], key: str) -> str:
 def _full(conn: duckdb.DuckDBPyConnection, model: Model, fp: str) -> tuple[int, str, int]:
     conn.execute(f"create or replace table {model.qualified} as\n{model.sql}")
     _store_hashes(conn, model, changed_only=False)
-    incremental.store_fingerprint(conn, model, fp)
+    incremental.store_fingerprint(conn, model.qualified, fp)
     rows = conn.execute(f"select count(*) from {model.qualified}").fetchone()[0]
     return rows, "full", rows
 
@@ -170,7 +170,8 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
     reads_staging = any(dep.startswith("staging.") for dep in model.deps)
     try:
         _hash_current(conn, links_of, key, linked=bool(links))
-        if (full_refresh or reads_staging or not partitioned or incremental.stored_fingerprint(conn, model) != fp
+        if (full_refresh or reads_staging or not partitioned
+                or incremental.stored_fingerprint(conn, model.qualified) != fp
                 or not incremental._table_exists(conn, model.qualified)):
             return _full(conn, model, fp)
         conn.execute("""

@@ -25,7 +25,10 @@ SOURCES = [SAMPLE_DIR, FIXTURES / "captured" / "argocd_notifications", FIXTURES 
 
 
 BY_LOAD = ("intermediate.canonical_events", "intermediate.pushed_commits")  # the models kept by load
-BY_PARTITION = ("intermediate.artifact_facts", "intermediate.artifact_events", "intermediate.stage_events", "marts.stage_durations")  # the models kept by partition (pipelines/partitions.py)
+# the models kept by partition (pipelines/partitions.py)
+BY_PARTITION = ("intermediate.artifact_facts", "intermediate.artifact_events", "intermediate.stage_events",
+                "marts.stage_durations")
+BY_REPOSITORY = "intermediate.change_deliveries"  # the ancestry walk, kept by repository (pipelines/linking.py)
 
 
 def _tables(conn: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
@@ -52,7 +55,7 @@ def built(tmp_path_factory):
     halves[1].write_text("".join(lines[len(lines) // 2:]))
     files = [f for f in loader.discover(SOURCES) if f != structured]
     batches = [files[0::2] + [halves[0]], files[1::2], [halves[1]]]
-    modes: dict[str, list] = {model: [] for model in BY_LOAD + BY_PARTITION}
+    modes: dict[str, list] = {model: [] for model in (*BY_LOAD, *BY_PARTITION, BY_REPOSITORY)}
     for batch in batches:
         tasks.ingest(paths, batch)
         for run in tasks.build(paths).runs:
@@ -94,6 +97,8 @@ def test_later_builds_recompute_only_the_changed_partitions(built):
     _, _, modes = built
     for model in BY_PARTITION:
         assert modes[model] == [("full", False), ("incremental", True), ("incremental", True)], model
+    # the second load touches some repositories; the third, every repository that has deployments
+    assert modes[BY_REPOSITORY] == [("full", False), ("incremental", True), ("incremental", False)]
 
 
 def test_incremental_builds_equal_a_full_rebuild(built):
