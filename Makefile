@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: setup demo test test-fast lint clean
+.PHONY: setup demo test test-fast clean
 
 setup: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 
