@@ -34,6 +34,8 @@ from typing import NamedTuple
 import duckdb
 import polars as pl
 
+from pipelines import incremental
+
 
 @dataclass(frozen=True)
 class Deployment:
@@ -163,8 +165,6 @@ def _code_fingerprint() -> str:
 def build_change_deliveries(conn: duckdb.DuckDBPyConnection, full_refresh: bool = False) -> tuple[int, str, int]:
     """Bring ``intermediate.change_deliveries`` up to date from commits and successful production deployments:
     (rows, ``full`` | ``incremental`` | ``unchanged``, deliveries computed). Module docstring: by repository."""
-    from pipelines import incremental
-
     conn.execute(incremental.STATE_DDL)
     conn.execute(STATE_DDL)
     conn.execute(_RESOLVED)

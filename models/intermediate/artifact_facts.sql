@@ -2,8 +2,8 @@
 -- artifact: the commits each kind of event names, its chain's commit and build times, its first milestones.
 -- intermediate.artifacts picks its commit from these. A table of its own because it is the heavy part (every
 -- canonical event that names an artifact or a chain, grouped) and can be kept by partition: an artifact's row
--- reads only its own events and its chain's (pipelines/partitions.py), where the git tags and the service
--- catalogue that artifacts joins change with every load.
+-- reads only its own events and its chain's (pipelines/partitions.py). The git tags and the service catalogue,
+-- which change with most loads (as context they would rebuild every artifact), are joined in artifacts.
 -- incremental: partition (artifact_id, chain_id)
 with events as (
     -- only the columns used: the CTE is materialised, and canonical events are wide
