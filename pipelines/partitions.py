@@ -9,8 +9,8 @@ What changed is found by content, not by lineage: for every input table holding 
 its rows per key value (the sum of the rows' hashes, and their count) is kept in ``build_state`` from the
 model's last build. The next build computes the same per-value hashes (one aggregate over the input) and
 recomputes the model for the values whose hash differs — new, changed or gone — by reading each input
-through a temp copy of its rows with those values, then replacing the model's rows for them. Nothing depends
-on the order of models or on running in one process: a Dagster asset run of the model alone works the same.
+through a view filtered to those values, then replacing the model's rows for them. Nothing depends on the
+order of models or on running in one process: a Dagster asset run of the model alone works the same way.
 
 **Link columns** — ``-- incremental: partition (artifact_id, chain_id, commit_sha)``: the key, then columns
 through which rows *without* the key belong to a key value (``intermediate.artifact_events`` gives an artifact
@@ -191,16 +191,14 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
             _store_hashes(conn, model, changed_only=True)  # link values that changed without touching a key
             return conn.execute(f"select count(*) from {model.qualified}").fetchone()[0], "unchanged", 0
         sql = model.sql
-        copies = []
+        views = []
+        for dep in partitioned:
+            view = f"_partition_{dep.replace('.', '_')}"
+            conn.execute(f"create or replace temp view {view} as select * from {dep} "
+                         f"where {_rows_to_read(links_of[dep], key)}")
+            views.append(view)
+            sql = incremental._swap(sql, dep, view)
         try:
-            for dep in partitioned:
-                # the rows to read, copied once: the model may read an input several times (CTEs), and a view
-                # would filter the whole input (11M canonical events) again for each reference
-                copy = f"_partition_{dep.replace('.', '_')}"
-                copies.append(copy)
-                conn.execute(f"create or replace temp table {copy} as select * from {dep} "
-                             f"where {_rows_to_read(links_of[dep], key)}")
-                sql = incremental._swap(sql, dep, copy)
             # only the dirty keys' rows: read through a link, a clean key's rows may be partial
             conn.execute(f"create or replace temp table _partition_rows as\nselect * from (\n{sql}\n) "
                          f"where {_in_dirty(key)}")
@@ -209,8 +207,9 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
             conn.execute(f"insert into {model.qualified} by name select * from _partition_rows")
             _store_hashes(conn, model, changed_only=True)
         finally:
-            for table in ("_partition_rows", *copies):
-                conn.execute(f"drop table if exists {table}")
+            conn.execute("drop table if exists _partition_rows")
+            for view in views:
+                conn.execute(f"drop view if exists {view}")
         return conn.execute(f"select count(*) from {model.qualified}").fetchone()[0], "incremental", computed
     finally:
         for table in ("_partition_current", "_partition_changed", "_partition_dirty", "_partition_link_values"):
