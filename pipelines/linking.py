@@ -13,11 +13,11 @@ commits already delivered makes the whole computation linear in commits + parent
 
 Kept by repository: a commit's delivery depends only on its repository's commits and on the production
 deployments of that repository, so a build walks again only the repositories whose commits or deployments
-changed since the last one (a hash of each repository's inputs is kept in ``build_state``) and keeps the
-other repositories' deliveries. The one rule that looks across repositories — a deployment that names no
-repository, or one without its commit, is matched to the one repository that has its commit — is applied
-in SQL to every deployment each build, before the hashing, so a deployment that moves repository makes both
-dirty.
+changed since the last one and keeps the other repositories' deliveries (the hashes per key, their diff and
+their stored state are pipelines/partitions.py's, with the repository as the key). The one rule that looks
+across repositories — a deployment that names no repository, or one without its commit, is matched to the
+one repository that has its commit — is applied in SQL to every deployment each build, before the hashing,
+so a deployment that moves repository makes both dirty.
 
 ``first_deliveries`` is pure Python; ``build_change_deliveries`` is the thin SQL wrapper the model runner calls.
 """
@@ -34,7 +34,7 @@ from typing import NamedTuple
 import duckdb
 import polars as pl
 
-from pipelines import incremental
+from pipelines import incremental, partitions
 
 
 @dataclass(frozen=True)
@@ -95,15 +95,6 @@ def first_deliveries(
 
 QUALIFIED = "intermediate.change_deliveries"
 
-STATE_DDL = """
-create schema if not exists build_state;
-create table if not exists build_state.delivery_repositories (
-    repository varchar,          -- a repository (null: deployments whose repository is unknown)
-    inputs_hash hugeint not null, -- sum of the hashes of its commits and of its production deployments
-    inputs_count bigint not null
-);
-"""
-
 # Every successful production deployment of a commit, with its repository resolved as first_deliveries does:
 # its own when the repository has its commit, else the one repository that has the commit, if exactly one.
 _RESOLVED = """
@@ -133,10 +124,10 @@ from deployments d
 left join holders h using (commit_sha)
 """
 
-# per repository, a hash of everything its deliveries are computed from
+# per repository, a hash of everything its deliveries are computed from, as partitions.py keeps them
 _INPUT_HASHES = """
-create or replace temp table _delivery_inputs as
-select repository, sum(row_hash) as inputs_hash, count(*) as inputs_count
+insert into _partition_current
+select 'inputs', repository, sum(row_hash), count(*)
 from (
     select repository, hash('commit', commit_sha, parent_shas)::hugeint as row_hash from intermediate.commits
     union all
@@ -145,15 +136,7 @@ from (
 group by repository
 """
 
-_DIRTY = """
-create or replace temp table _delivery_dirty as
-select coalesce(c.repository, s.repository, chr(0)) as k
-from _delivery_inputs c
-full join build_state.delivery_repositories s on coalesce(s.repository, chr(0)) = coalesce(c.repository, chr(0))
-where c.inputs_hash is distinct from s.inputs_hash or c.inputs_count is distinct from s.inputs_count
-"""
-
-_IN_DIRTY = "coalesce(repository, chr(0)) in (select k from _delivery_dirty)"
+_IN_DIRTY = partitions.in_dirty("repository")
 
 
 def _code_fingerprint() -> str:
@@ -166,37 +149,32 @@ def build_change_deliveries(conn: duckdb.DuckDBPyConnection, full_refresh: bool 
     """Bring ``intermediate.change_deliveries`` up to date from commits and successful production deployments:
     (rows, ``full`` | ``incremental`` | ``unchanged``, deliveries computed). Module docstring: by repository."""
     conn.execute(incremental.STATE_DDL)
-    conn.execute(STATE_DDL)
+    conn.execute(partitions.STATE_DDL)
     conn.execute(_RESOLVED)
+    conn.execute(partitions.CURRENT_DDL)
     conn.execute(_INPUT_HASHES)
     fp = _code_fingerprint()
     full = (full_refresh or incremental.stored_fingerprint(conn, QUALIFIED) != fp
             or not incremental._table_exists(conn, QUALIFIED))
     try:
-        if not full:
-            conn.execute(_DIRTY)
-            if not conn.execute("select count(*) from _delivery_dirty").fetchone()[0]:
-                return conn.execute(f"select count(*) from {QUALIFIED}").fetchone()[0], "unchanged", 0
+        if not full and not partitions.find_dirty(conn, QUALIFIED):
+            return conn.execute(f"select count(*) from {QUALIFIED}").fetchone()[0], "unchanged", 0
         deliveries = _walk(conn, None if full else _IN_DIRTY)
         conn.register("_deliveries", _frame(deliveries))
         try:
             if full:
                 conn.execute(f"create or replace table {QUALIFIED} as select * from _deliveries")
-                conn.execute("delete from build_state.delivery_repositories")
-                conn.execute("insert into build_state.delivery_repositories select * from _delivery_inputs")
             else:
                 conn.execute(f"delete from {QUALIFIED} where {_IN_DIRTY}")
                 conn.execute(f"insert into {QUALIFIED} select * from _deliveries")
-                conn.execute(f"delete from build_state.delivery_repositories where {_IN_DIRTY}")
-                conn.execute(f"insert into build_state.delivery_repositories select * from _delivery_inputs "
-                             f"where {_IN_DIRTY}")
         finally:
             conn.unregister("_deliveries")
+        partitions.store_hashes(conn, QUALIFIED, changed_only=not full)
         incremental.store_fingerprint(conn, QUALIFIED, fp)
         rows = conn.execute(f"select count(*) from {QUALIFIED}").fetchone()[0]
         return rows, "full" if full else "incremental", len(deliveries)
     finally:
-        for table in ("_delivery_deployments", "_delivery_inputs", "_delivery_dirty"):
+        for table in ("_delivery_deployments", *partitions.TEMP_TABLES):
             conn.execute(f"drop table if exists {table}")
 
 

@@ -52,6 +52,13 @@ ROW_HASH = "row_hash"
 # a key value as text, null included: `coalesce(key::varchar, NULL_KEY) in (…)` matches a null key too
 NULL_KEY = "chr(0)"
 
+# the hashes of a model's inputs now, per (input, key value): what find_dirty compares with the stored state
+CURRENT_DDL = ("create or replace temp table _partition_current (input varchar, key_value varchar, row_hash hugeint, "
+               "row_count bigint)")
+
+# what a run leaves to drop: the current hashes, the changed pairs, the dirty keys (find_dirty)
+TEMP_TABLES = ("_partition_current", "_partition_changed", "_partition_dirty")
+
 STATE_DDL = """
 create schema if not exists build_state;
 create table if not exists build_state.partition_hashes (
@@ -89,8 +96,7 @@ def _links_of(conn: duckdb.DuckDBPyConnection, dep: str, links: tuple[str, ...])
 def _hash_current(conn: duckdb.DuckDBPyConnection, links_of: dict[str, list[str]], key: str, linked: bool) -> None:
     """``_partition_current``: each input's per-value hashes now — per key value (``input`` = the table) and,
     with link columns (``links_of``: those each input holds), per value of each (``input`` = ``table:column``)."""
-    conn.execute("create or replace temp table _partition_current (input varchar, key_value varchar, "
-                 "row_hash hugeint, row_count bigint)")
+    conn.execute(CURRENT_DDL)
     for dep, dep_links in links_of.items():
         # each row hashed once (or its stored ROW_HASH read), then grouped by the key and by each link column
         row_hash = ROW_HASH if ROW_HASH in _columns(conn, dep) else "hash(t)"
@@ -110,23 +116,38 @@ def _pair(input_column: str, value_column: str) -> str:
     return f"{input_column} || chr(1) || coalesce({value_column}, {NULL_KEY})"
 
 
-def _store_hashes(conn: duckdb.DuckDBPyConnection, model: Model, changed_only: bool) -> None:
+def store_hashes(conn: duckdb.DuckDBPyConnection, qualified: str, changed_only: bool) -> None:
+    """Keep ``_partition_current`` as the model's state: all of it, or only the pairs in ``_partition_changed``."""
     if changed_only:
         changed = f"(select {_pair('input', 'key_value')} from _partition_changed)"
         conn.execute(f"delete from build_state.partition_hashes where model = ? "
-                     f"and {_pair('input', 'key_value')} in {changed}", [model.qualified])
+                     f"and {_pair('input', 'key_value')} in {changed}", [qualified])
         conn.execute(f"insert into build_state.partition_hashes select ?, c.* from _partition_current c "
-                     f"where {_pair('c.input', 'c.key_value')} in {changed}", [model.qualified])
+                     f"where {_pair('c.input', 'c.key_value')} in {changed}", [qualified])
     else:
-        conn.execute("delete from build_state.partition_hashes where model = ?", [model.qualified])
-        conn.execute("insert into build_state.partition_hashes select ?, * from _partition_current",
-                     [model.qualified])
+        conn.execute("delete from build_state.partition_hashes where model = ?", [qualified])
+        conn.execute("insert into build_state.partition_hashes select ?, * from _partition_current", [qualified])
 
 
-def _in_dirty(column: str) -> str:
+def in_dirty(column: str) -> str:
     """A predicate: ``column`` (null included) is one of the values to recompute."""
     return (f"coalesce({column}::varchar, {NULL_KEY}) in "
             f"(select coalesce(key_value, {NULL_KEY}) from _partition_dirty)")
+
+
+def find_dirty(conn: duckdb.DuckDBPyConnection, qualified: str) -> int:
+    """``_partition_changed``: the (input, value) pairs whose hash in ``_partition_current`` differs from the model's
+    stored one — new, changed or gone; ``_partition_dirty``: the key values among them. Returns how many."""
+    conn.execute("""
+        create or replace temp table _partition_changed as
+        select coalesce(c.input, s.input) as input, coalesce(c.key_value, s.key_value) as key_value
+        from _partition_current c
+        full join (select * from build_state.partition_hashes where model = ?) s
+            on s.input = c.input and s.key_value is not distinct from c.key_value
+        where c.row_hash is distinct from s.row_hash or c.row_count is distinct from s.row_count""", [qualified])
+    conn.execute("create or replace temp table _partition_dirty as select distinct key_value "
+                 "from _partition_changed where input not like '%:%'")
+    return conn.execute("select count(*) from _partition_dirty").fetchone()[0]
 
 
 def _dirty_from_links(conn: duckdb.DuckDBPyConnection, links_of: dict[str, list[str]], key: str) -> None:
@@ -141,18 +162,18 @@ def _dirty_from_links(conn: duckdb.DuckDBPyConnection, links_of: dict[str, list[
     conn.execute("create or replace temp table _partition_link_values (link varchar, value varchar)")
     for dep, column in pairs:
         conn.execute(f"insert into _partition_link_values select distinct ?, {column}::varchar from {dep} "
-                     f"where {column} is not null and {_in_dirty(key)}", [column])
+                     f"where {column} is not null and {in_dirty(key)}", [column])
 
 
 def _rows_to_read(dep_links: list[str], key: str) -> str:
     """A predicate on an input's rows: its key is dirty, or it shares a link value with a dirty key."""
-    return " or ".join([_in_dirty(key)] + [
+    return " or ".join([in_dirty(key)] + [
         f"{c}::varchar in (select value from _partition_link_values where link = '{c}')" for c in dep_links])
 
 
 def _full(conn: duckdb.DuckDBPyConnection, model: Model, fp: str) -> tuple[int, str, int]:
     conn.execute(f"create or replace table {model.qualified} as\n{model.sql}")
-    _store_hashes(conn, model, changed_only=False)
+    store_hashes(conn, model.qualified, changed_only=False)
     incremental.store_fingerprint(conn, model.qualified, fp)
     rows = conn.execute(f"select count(*) from {model.qualified}").fetchone()[0]
     return rows, "full", rows
@@ -174,21 +195,12 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
                 or incremental.stored_fingerprint(conn, model.qualified) != fp
                 or not incremental._table_exists(conn, model.qualified)):
             return _full(conn, model, fp)
-        conn.execute("""
-            create or replace temp table _partition_changed as
-            select coalesce(c.input, s.input) as input, coalesce(c.key_value, s.key_value) as key_value
-            from _partition_current c
-            full join (select * from build_state.partition_hashes where model = ?) s
-                on s.input = c.input and s.key_value is not distinct from c.key_value
-            where c.row_hash is distinct from s.row_hash or c.row_count is distinct from s.row_count""",
-                     [model.qualified])
-        conn.execute("create or replace temp table _partition_dirty as select distinct key_value "
-                     "from _partition_changed where input not like '%:%'")
+        find_dirty(conn, model.qualified)
         if links:
             _dirty_from_links(conn, links_of, key)
         dirty = conn.execute("select count(*) from _partition_dirty").fetchone()[0]
         if not dirty:
-            _store_hashes(conn, model, changed_only=True)  # link values that changed without touching a key
+            store_hashes(conn, model.qualified, changed_only=True)  # link values that changed without touching a key
             return conn.execute(f"select count(*) from {model.qualified}").fetchone()[0], "unchanged", 0
         sql = model.sql
         views = []
@@ -201,16 +213,16 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
         try:
             # only the dirty keys' rows: read through a link, a clean key's rows may be partial
             conn.execute(f"create or replace temp table _partition_rows as\nselect * from (\n{sql}\n) "
-                         f"where {_in_dirty(key)}")
+                         f"where {in_dirty(key)}")
             computed = conn.execute("select count(*) from _partition_rows").fetchone()[0]
-            conn.execute(f"delete from {model.qualified} where {_in_dirty(key)}")
+            conn.execute(f"delete from {model.qualified} where {in_dirty(key)}")
             conn.execute(f"insert into {model.qualified} by name select * from _partition_rows")
-            _store_hashes(conn, model, changed_only=True)
+            store_hashes(conn, model.qualified, changed_only=True)
         finally:
             conn.execute("drop table if exists _partition_rows")
             for view in views:
                 conn.execute(f"drop view if exists {view}")
         return conn.execute(f"select count(*) from {model.qualified}").fetchone()[0], "incremental", computed
     finally:
-        for table in ("_partition_current", "_partition_changed", "_partition_dirty", "_partition_link_values"):
+        for table in (*TEMP_TABLES, "_partition_link_values"):
             conn.execute(f"drop table if exists {table}")
