@@ -16,7 +16,9 @@ model takes part depends on whether its rows read other events (its header says;
 - plain, or ``-- incremental: per_event`` (window functions only within one event): the new events only;
 - ``-- incremental: siblings (a, b, …)``: rows read other events of the same group — equal values of those
   output columns (a CDEvents run's started and finished events). The new events' groups are looked up in the
-  model, and every event of those groups is recomputed;
+  model, and every event of those groups is recomputed. A row whose first column is null belongs to no group:
+  it reads no other event (``staging.cdevents``' ``cdevents_run`` is null for a service's deployments, which
+  would otherwise group every deployment of the service);
 - ``-- incremental: recompute``, or any window function without a declaration (the safe default): read in
   full, every row replaced (Argo CD's and Flux's repeated-notification dedup, small sources).
 
@@ -155,11 +157,13 @@ def delta_sql(model: Model, staging: dict[str, Model], events: str) -> tuple[str
 
 
 def _widen_to_siblings(conn: duckdb.DuckDBPyConnection, model: Model, upstream: Model, events: str) -> None:
-    """``<events>_<name>``: the new events plus every stored event in a group one of them belongs to."""
+    """``<events>_<name>``: the new events plus every stored event in a group one of them belongs to (a null
+    first column: no group)."""
     cols = upstream.sibling_columns
     alone = _RAW_EVENTS.sub(events, upstream.sql)
     match = " and ".join(f"m.{c} is not distinct from g.{c}" for c in cols)
-    conn.execute(f"create or replace temp table _groups as select distinct {', '.join(cols)} from ({alone})")
+    conn.execute(f"create or replace temp table _groups as select distinct {', '.join(cols)} from ({alone}) "
+                 f"where {cols[0]} is not null")
     conn.execute(f"""
         create or replace temp table {events}_{upstream.name} as
         select * from {events}

@@ -7,8 +7,10 @@
 -- the started event's of the same subject id and source; a test run's started and finished events share the
 -- artifact and environment either names, so its start→finish span counts as active time in stage_durations.
 -- Those two read other events of the same run: an incremental build (pipelines/incremental.py) recomputes the
--- rows of every run the new events belong to.
--- incremental: siblings (cdevents_subject, subject_id, cdevents_source)
+-- rows of every run the new events belong to. `cdevents_run` is the subject of a run and null for every other
+-- subject (a service's deployments, an artifact's publications…), whose rows read no other event: the new
+-- deployments of a service do not make the build re-read its hundreds of earlier ones.
+-- incremental: siblings (cdevents_run, subject_id, cdevents_source)
 -- Speed: DuckDB's JSON type is text, so every `->>` re-parses the document. Each payload is parsed once by
 -- json_transform into a struct of exactly the fields used below (a bare CDEvent at the top, a CloudEvent's
 -- at `data`); struct fields cost nothing after that. A field of the wrong JSON type reads as null, as `->>` did.
@@ -93,6 +95,8 @@ identified as (
     select
         p.*,
         m.stage as mapped_stage,
+        case when (t).subject in ('pipelinerun', 'taskrun', 'build', 'testcaserun', 'testsuiterun')
+             then (t).subject end as cdevents_run,
         coalesce(custom.environment, content.environment.id,
                  case when (t).subject = 'environment' then coalesce(content.name, subject_id) end) as environment,
         case (t).subject
@@ -117,10 +121,10 @@ runs as (
                  then coalesce(raw_artifact_id, max(raw_artifact_id) over run) else raw_artifact_id end as raw_artifact_id,
             case when (t).subject in ('testcaserun', 'testsuiterun')
                  then coalesce(environment, max(environment) over run) else environment end as environment),
-        case when (t).predicate = 'finished' and (t).subject in ('pipelinerun', 'taskrun', 'build', 'testcaserun', 'testsuiterun')
+        case when (t).predicate = 'finished' and cdevents_run is not null
              then epoch(event_at) - epoch(min(event_at) filter (where (t).predicate = 'started') over run) end as duration_s
     from identified
-    window run as (partition by (t).subject, subject_id, ctx.source)
+    window run as (partition by cdevents_run, subject_id, ctx.source)
 )
 
 select
@@ -167,6 +171,7 @@ select
     ctx.links as links,
     subject_id,
     (t).subject as cdevents_subject,
+    cdevents_run,
     (t).predicate as cdevents_predicate,
     cdevents_version,
     validation_errors,

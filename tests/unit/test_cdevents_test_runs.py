@@ -59,3 +59,30 @@ def test_a_test_suite_run_is_a_span_on_the_artifact_it_tested(paths, tmp_path):
         ("deployed", "staging", "argocd", utc("2026-03-02 08:00"), utc("2026-03-02 08:30"), 1800.0, 0.0, 1800.0),
         ("test_finished", "staging", "testkube", utc("2026-03-02 08:30"), utc("2026-03-02 08:55"), 1500.0, 900.0, 600.0),
     ]
+
+
+def test_an_incremental_build_rereads_a_run_but_not_a_service(paths, tmp_path, monkeypatch):
+    """By load (pipelines/incremental.py, `siblings (cdevents_run, …)`): load 1 holds three deployments of `shop`
+    (subject `service`, id `shop`, one source) and pipeline run `run-1` started at 10:00; load 2 one more
+    deployment of `shop` and `run-1` finished at 10:12.
+
+    Load 2's canonical rows computed: its own 2 events + `run-1`'s started event (the finish reads it) = 3 —
+    not the 3 earlier deployments (a service is no run: those rows read no other event). `run-1`'s finish
+    gets duration 10:12 − 10:00 = 720 s."""
+    from pipelines import incremental, tasks
+
+    monkeypatch.setattr(incremental, "MIN_EVENTS_FOR_DELTA", 0)  # the delta path on a tiny warehouse
+    deployed = [cdevent(f"dep-{i}", "service.deployed.0.2.0", f"2026-03-02T0{i}:00:00Z", "shop",
+                        {"environment": {"id": "staging"}, "artifactId": PURL}, source="/argocd/staging")
+                for i in range(1, 5)]
+    run = [cdevent("run-start", "pipelinerun.started.0.2.0", "2026-03-02T10:00:00Z", "run-1",
+                   {"pipelineName": "build"}, source="/tekton/ci"),
+           cdevent("run-end", "pipelinerun.finished.0.2.0", "2026-03-02T10:12:00Z", "run-1",
+                   {"pipelineName": "build", "outcome": "success"}, source="/tekton/ci")]
+    ingest(paths, tmp_path, "first.ndjson", [*deployed[:3], run[0]])
+    assert {r.model: r.mode for r in tasks.build(paths).runs}["intermediate.canonical_events"] == "full"
+    ingest(paths, tmp_path, "second.ndjson", [deployed[3], run[1]])
+    canonical = next(r for r in tasks.build(paths).runs if r.model == "intermediate.canonical_events")
+    assert (canonical.mode, canonical.rows, canonical.computed_rows) == ("incremental", 6, 3)
+    assert rows(paths, "select event_id, duration_s from marts.lifecycle_events where event_id like 'run-%' "
+                       "order by occurred_at") == [("run-start", None), ("run-end", 720.0)]

@@ -84,7 +84,7 @@ def test_models_are_discovered_with_their_dependencies_in_order():
     assert models["staging.cdevents"].materialization == "view"
     assert models["intermediate.canonical_events"].incremental == "event_key"
     assert models["staging.argocd_notifications"].incremental == "recompute"
-    assert models["staging.cdevents"].sibling_columns == ("cdevents_subject", "subject_id", "cdevents_source")
+    assert models["staging.cdevents"].sibling_columns == ("cdevents_run", "subject_id", "cdevents_source")
     assert models["staging.github_push_commits"].incremental == "per_event"
     assert models["staging.webhooks"].incremental is None
     assert models["intermediate.change_deliveries"].python is not None
