@@ -231,3 +231,10 @@ create or replace macro kubewatch_cluster(src, uid) as
 create or replace macro named_value(entries, names) as
     list_filter(list_transform(names, lambda n: list_filter(entries, lambda x: lower(x.name) = n)[1].value ->> '$'),
                 lambda v: v is not null)[1];
+
+-- Whether a period-maintained model (`-- incremental: period (ts)`, pipelines/periods.py) computes `period` in
+-- this pass: the runner sets the `period_pass` variable to `calendar` (day, week, month) or `other` (all,
+-- rolling windows); unset — a full build, or the SQL run by hand — every period.
+create or replace macro in_period_pass(period) as
+    coalesce(getvariable('period_pass'), 'all') = 'all'
+    or (period in ('day', 'week', 'month')) = (getvariable('period_pass') = 'calendar');

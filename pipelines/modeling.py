@@ -19,6 +19,9 @@ Two header comments change how a model is materialised (docs/performance.md):
   depend only on its inputs' rows with that value, so a build recomputes only the values whose input rows
   changed (pipelines/partitions.py); ``partition (artifact_id, chain_id, commit_sha)``: the columns after the
   key link rows without it to the key values (an artifact's chain's and commit's events);
+- ``-- incremental: period (ts)`` — a table maintained **by period**: its day, week and month rows depend only
+  on its inputs' rows of that period, so a build recomputes the months with changed days and the other periods
+  (``all``, rolling windows) (pipelines/periods.py);
 - ``-- indexes: a, b`` — an ART index on each column, for the point lookups readers make (a journey's events
   by artifact, chain, commit): DuckDB then reads the few matching rows instead of scanning every row group.
 
@@ -38,7 +41,7 @@ from pathlib import Path
 import duckdb
 
 from models import MODELS_DIR
-from pipelines import incremental, partitions, source_config
+from pipelines import incremental, partitions, periods, source_config
 
 LAYERS = ("staging", "intermediate", "marts")
 _REF = re.compile(r"\b(raw|staging|intermediate|marts)\.([a-z_][a-z0-9_]*)\b")
@@ -92,6 +95,11 @@ class Model:
     def partition_column(self) -> str | None:
         """``-- incremental: partition (artifact_id)``: the key the model is maintained by (pipelines/partitions.py)."""
         return next(iter(self._declared_columns("partition")), None)
+
+    @property
+    def period_column(self) -> str | None:
+        """``-- incremental: period (ts)``: the time column the model is maintained by (pipelines/periods.py)."""
+        return next(iter(self._declared_columns("period")), None)
 
     @property
     def partition_links(self) -> tuple[str, ...]:
@@ -194,6 +202,8 @@ def _run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool) -> t
     key = model.incremental
     if key == "partition" and model.partition_column and model.materialization == "table":
         return partitions.run(conn, model, full_refresh)
+    if key == "period" and model.period_column and model.materialization == "table":
+        return periods.run(conn, model, full_refresh)
     if key and key != "recompute" and model.materialization == "table":
         return incremental.run(conn, model, key, full_refresh)
     conn.execute(f"create or replace {model.materialization} {model.qualified} as\n{model.sql}")

@@ -79,9 +79,8 @@ def _columns(conn: duckdb.DuckDBPyConnection, qualified: str) -> set[str]:
         [schema, name]).fetchall()}
 
 
-def split_inputs(conn: duckdb.DuckDBPyConnection, model: Model) -> tuple[list[str], list[str]]:
-    """(partitioned inputs — holding the key column, context inputs — the rest) of ``model``."""
-    key = model.partition_column
+def split_inputs(conn: duckdb.DuckDBPyConnection, model: Model, key: str) -> tuple[list[str], list[str]]:
+    """(partitioned inputs — holding the ``key`` column, context inputs — the rest) of ``model``."""
     partitioned, context = [], []
     for dep in model.deps:
         (partitioned if key in _columns(conn, dep) else context).append(dep)
@@ -185,7 +184,7 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
     conn.execute(incremental.STATE_DDL)
     conn.execute(STATE_DDL)
     key, links = model.partition_column, model.partition_links
-    partitioned, context = split_inputs(conn, model)
+    partitioned, context = split_inputs(conn, model, key)
     links_of = {dep: _links_of(conn, dep, links) for dep in partitioned}
     fp = incremental.fingerprint(conn, model, content_of=context)
     reads_staging = any(dep.startswith("staging.") for dep in model.deps)

@@ -5,12 +5,15 @@
 --   new_artifact_deployments = neither a rollback nor a redeploy; rollbacks; redeploys;
 --   failed_deployments = failed attempts (outcome failure); artifacts = distinct artifacts deployed;
 --   deployment_days = distinct UTC dates with a successful deployment.
+-- A build recomputes only the months whose deployments changed (pipelines/periods.py).
+-- incremental: period (deployed_at)
 with deployments as (
     select * from marts.deployments
 ),
 
-periods(period) as (
-    values ('day'), ('week'), ('month')
+periods as (
+    select * from (values ('day'), ('week'), ('month')) p(period)
+    where in_period_pass(period)
 )
 
 select

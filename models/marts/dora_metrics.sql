@@ -15,25 +15,10 @@
 --   28d_before_7d (the 28 days before those 7: the baseline of the dora_regression alert). A rolling
 --   window's frequency bucket uses its full 7-day blocks counted back from its end (30d: 4 blocks).
 -- Tiers use the newest report year of marts.dora_benchmarks (benchmark_year says which).
-with deployments as (
-    select * from marts.deployments where is_production
-),
-
-facts as (
-    select 'deployment' as kind, deployed_at as ts, service, app, team, environment,
-           caused_failure, is_rework, recovery_time_s, null::double as lead_time_s, null::double as restore_s
-    from deployments where outcome = 'success' or caused_failure
-    union all
-    select 'failed_attempt', deployed_at, service, app, team, environment, false, false, null, null, null
-    from deployments where outcome = 'failure' and not caused_failure
-    union all
-    select 'change', d.deployed_at, d.service, d.app, d.team, d.environment, false, false, null, c.lead_time_s, null
-    from marts.changes c join deployments d using (deployment_id)
-    union all
-    select 'incident', i.opened_at, i.service, s.app, s.team, i.environment, false, false, null, null,
-           i.time_to_restore_s
-    from marts.incidents i left join intermediate.service_catalogue s using (service)
-    where i.opened_at is not null
+-- A build recomputes only the months whose facts changed, and the `all` and rolling rows (pipelines/periods.py).
+-- incremental: period (ts)
+with facts as (
+    select * exclude (first_week, last_week, first_day) from intermediate.dora_facts where kind <> 'as_of'
 ),
 
 dated as (
@@ -65,14 +50,13 @@ grouped as (
     from dated f
 ),
 
-periods(period) as (
-    values ('day'), ('week'), ('month'), ('all')
+periods as (
+    select * from (values ('day'), ('week'), ('month'), ('all')) p(period)
+    where in_period_pass(period)
 ),
 
 as_of as (
-    select max(occurred_at) as as_of
-    from intermediate.canonical_events
-    where stage not in ('commit', 'alert_fired', 'alert_cleared')
+    select max(ts) as as_of from intermediate.dora_facts where kind = 'as_of'
 ),
 
 rolling_windows as (
@@ -83,15 +67,12 @@ rolling_windows as (
         date_trunc('day', o.as_of) + interval 1 day - to_days(w.offset_days) as period_end
     from (values ('30d', 30, 0), ('7d', 7, 0), ('28d_before_7d', 28, 7)) w(period, days, offset_days)
     cross join as_of o
-    where o.as_of is not null
+    where o.as_of is not null and in_period_pass(w.period)
 ),
 
 bounds as (
-    select
-        date_trunc('week', min(deployed_at)) as first_week,
-        date_trunc('week', max(deployed_at)) as last_week,
-        date_trunc('day', min(deployed_at)) as first_day
-    from marts.deployments
+    select any_value(first_week) as first_week, any_value(last_week) as last_week, any_value(first_day) as first_day
+    from intermediate.dora_facts
 ),
 
 period_facts as (

@@ -38,7 +38,7 @@ def totals(conn) -> dict:
 
 def test_the_key_and_the_inputs_are_read_from_the_header_and_the_tables(conn):
     assert TOTALS.incremental == "partition" and TOTALS.partition_column == "artifact_id"
-    assert partitions.split_inputs(conn, TOTALS) == (["intermediate.steps"], ["intermediate.weights"])
+    assert partitions.split_inputs(conn, TOTALS, "artifact_id") == (["intermediate.steps"], ["intermediate.weights"])
 
 
 def test_only_changed_new_and_gone_artifacts_are_recomputed(conn):

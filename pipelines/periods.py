@@ -1,0 +1,120 @@
+"""Incremental maintenance of a model by period: ``-- incremental: period (ts)``.
+
+Why: the period marts (``marts.dora_metrics``, ``marts.team_activity``, ``marts.deployment_activity``) hold one
+row per period × group. A load of new events changes the facts of a few recent days; recomputing every day,
+week and month of the whole history for them was most of those marts' build time.
+
+What the declaration promises: the model has a ``period`` and a ``period_start`` column; its rows of a
+**calendar period** (``day``, ``week``, ``month``) depend only on the rows of its inputs whose ``ts`` (the declared
+column) falls in that period — for a month, also in a week starting in it (a month's weekly median counts the
+weeks that start in it) — and on its **context** inputs (those without the column); its rows of every other
+period (``all``, the rolling windows) may read every row. Its SQL limits the periods it computes with the
+``in_period_pass(period)`` macro, which reads the ``period_pass`` variable this runner sets: ``calendar``, ``other``,
+or unset — every period, so the SQL run by hand or in a full build gives the whole table.
+
+A build:
+
+1. hashes each input holding ``ts`` per UTC day (sum of the rows' hashes, and their count — the state and the
+   diff of pipelines/partitions.py, with the day as the key);
+2. the **dirty months**: the months of the days whose hash changed, and of those days' weeks' Mondays;
+3. recomputes the calendar rows of the dirty months from the input rows of those months and of the weeks
+   starting in them (``period_pass = 'calendar'``, inputs read through filtered views);
+4. recomputes the rows of the other periods from every row (``period_pass = 'other'``): an ``all`` row or a
+   30-day window reads the whole history, and the window's end moves with every load;
+5. replaces both sets of rows in the table.
+
+A full build instead when: no stored state, a different fingerprint (the model's SQL, the macros, the
+configuration tables and the content of its context inputs — keep them small), or ``--full-refresh``.
+
+Pure DuckDB, no Dagster imports.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from pipelines import incremental, partitions
+
+if TYPE_CHECKING:
+    from pipelines.modeling import Model
+
+CALENDAR = ("day", "week", "month")
+_CALENDAR_SQL = "('day', 'week', 'month')"
+# a row's month, and its week's month: the months whose calendar rows read it
+_MONTHS_OF = "date_trunc('month', {c}), date_trunc('month', date_trunc('week', {c}))"
+
+
+def _hash_days(conn: duckdb.DuckDBPyConnection, inputs: list[str], column: str) -> None:
+    """``_partition_current``: each input's rows hashed per UTC day of ``column``."""
+    conn.execute(partitions.CURRENT_DDL)
+    for dep in inputs:
+        conn.execute(f"insert into _partition_current select ?, date_trunc('day', {column})::varchar, "
+                     f"sum(hash(t)), count(*) from {dep} t group by all", [dep])
+
+
+def _dirty_months(conn: duckdb.DuckDBPyConnection) -> int:
+    """``_period_months``: the months whose calendar rows read a changed day (``_partition_dirty``)."""
+    conn.execute(f"""
+        create or replace temp table _period_months as
+        select distinct unnest([{_MONTHS_OF.format(c='key_value::timestamptz')}]) as month_start
+        from _partition_dirty
+        where key_value is not null""")
+    return conn.execute("select count(*) from _period_months").fetchone()[0]
+
+
+def _full(conn: duckdb.DuckDBPyConnection, model: Model, fp: str) -> tuple[int, str, int]:
+    conn.execute("reset variable period_pass")
+    conn.execute(f"create or replace table {model.qualified} as\n{model.sql}")
+    partitions.store_hashes(conn, model.qualified, changed_only=False)
+    incremental.store_fingerprint(conn, model.qualified, fp)
+    rows = conn.execute(f"select count(*) from {model.qualified}").fetchone()[0]
+    return rows, "full", rows
+
+
+def _pass(conn: duckdb.DuckDBPyConnection, name: str, sql: str, keep: str) -> None:
+    """``_period_rows_<name>``: the rows of the periods ``name`` computes that ``keep`` admits."""
+    conn.execute("set variable period_pass = ?", [name])
+    conn.execute(f"create or replace temp table _period_rows_{name} as\nselect * from (\n{sql}\n) where {keep}")
+
+
+def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = False) -> tuple[int, str, int | None]:
+    """Bring ``model`` up to date; returns (rows, mode, rows computed) with mode ``full`` or ``incremental``
+    (module docstring)."""
+    conn.execute(incremental.STATE_DDL)
+    conn.execute(partitions.STATE_DDL)
+    column = model.period_column
+    dated, context = partitions.split_inputs(conn, model, column)
+    fp = incremental.fingerprint(conn, model, content_of=context)
+    views: list[str] = []
+    try:
+        _hash_days(conn, dated, column)
+        if (full_refresh or not dated or incremental.stored_fingerprint(conn, model.qualified) != fp
+                or not incremental._table_exists(conn, model.qualified)):
+            return _full(conn, model, fp)
+        partitions.find_dirty(conn, model.qualified)
+        _dirty_months(conn)
+        in_months = "date_trunc('month', period_start) in (select month_start from _period_months)"
+        sql = model.sql
+        for dep in dated:
+            view = f"_period_{dep.replace('.', '_')}"
+            conn.execute(f"create or replace temp view {view} as select * from {dep} "
+                         f"where list_has_any([{_MONTHS_OF.format(c=column)}], (select list(month_start) from _period_months))")
+            views.append(view)
+            sql = incremental._swap(sql, dep, view)
+        _pass(conn, "calendar", sql, f"period in {_CALENDAR_SQL} and {in_months}")
+        _pass(conn, "other", model.sql, f"period not in {_CALENDAR_SQL}")
+        computed = conn.execute("select (select count(*) from _period_rows_calendar) "
+                                "+ (select count(*) from _period_rows_other)").fetchone()[0]
+        conn.execute(f"delete from {model.qualified} where period not in {_CALENDAR_SQL} or {in_months}")
+        for name in ("calendar", "other"):
+            conn.execute(f"insert into {model.qualified} by name select * from _period_rows_{name}")
+        partitions.store_hashes(conn, model.qualified, changed_only=True)
+        return conn.execute(f"select count(*) from {model.qualified}").fetchone()[0], "incremental", computed
+    finally:
+        conn.execute("reset variable period_pass")
+        for view in views:
+            conn.execute(f"drop view if exists {view}")
+        for table in (*partitions.TEMP_TABLES, "_period_months", "_period_rows_calendar", "_period_rows_other"):
+            conn.execute(f"drop table if exists {table}")
