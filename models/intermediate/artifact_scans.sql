@@ -1,35 +1,24 @@
 -- intermediate.artifact_scans: one row per scanned artifact with its scans' results. A scan is an
--- `artifact_scanned` event naming the artifact; its findings: for Harbor (`SCANNING_COMPLETED`,
--- staging.harbor_events) the scan overview's counts per severity (the rest of its total is `other`);
--- for any other scanner the event's `vulnerabilities` column when its staging model provides one — a
--- JSON object severity → count (`{"critical": 1, "high": 4, …}`, keys in any case). A scan with neither
--- has unknown findings (counts null). The figures are the latest scan's (the most complete knowledge of
--- the artifact); `first_scanned_at` is when it was first scanned, `scans` how many times.
+-- `artifact_scanned` event naming the artifact; its findings: the canonical event's `findings` — a JSON
+-- object severity → count (`{"critical": 1, "high": 4, …}`, keys in any case) that a scanner's staging model
+-- provides (Harbor's `SCANNING_COMPLETED`, staging.harbor_events: the scan overview's counts per severity, the
+-- rest of its total as `other`). A scan without has unknown findings (counts null). The figures are the latest
+-- scan's (the most complete knowledge of the artifact); `first_scanned_at` is when it was first scanned,
+-- `scans` how many times.
 -- Severities: critical, high, medium, low; anything else (negligible, unknown, none) counts as `other`.
-with harbor as (
-    select
-        event_key,
-        scanner as scanner_name,
-        case when coalesce(critical, high, medium, low, vulnerabilities) is not null then json_object(
-            'critical', critical, 'high', high, 'medium', medium, 'low', low,
-            'other', greatest(vulnerabilities - coalesce(critical, 0) - coalesce(high, 0) - coalesce(medium, 0)
-                              - coalesce(low, 0), 0)
-        ) end as findings
-    from staging.harbor_events
-    where stage = 'artifact_scanned'
-),
-
-scans as (
+-- An artifact's row reads only its own events: a build recomputes the artifacts with changed events
+-- (pipelines/partitions.py).
+-- incremental: partition (artifact_id)
+with scans as (
     select
         e.artifact_id,
         e.event_key,
         e.occurred_at,
         e.source_tool,
         e.outcome,
-        h.scanner_name,
-        coalesce(h.findings, to_json(e) -> 'vulnerabilities') as findings
+        e.scanner as scanner_name,
+        e.findings
     from intermediate.canonical_events e
-    left join harbor h using (event_key)
     where e.stage = 'artifact_scanned' and e.artifact_id is not null
 ),
 

@@ -38,7 +38,7 @@ pagerduty as (
 
 harbor as (
     select * exclude (payload_format, harbor_type, operator, image_repository, scan_status, vulnerabilities, fixable,
-                      critical, high, medium, low, scanner)
+                      critical, high, medium, low)
     from staging.harbor_events
 ),
 

@@ -5,7 +5,8 @@
 --   PUSH_ARTIFACT      harbor.artifact.pushed              → artifact_published
 --   PULL_ARTIFACT      harbor.artifact.pulled              → artifact_downloaded
 --   DELETE_ARTIFACT    harbor.artifact.deleted             → artifact_deleted
---   SCANNING_COMPLETED harbor.scan.completed               → artifact_scanned (severity, vulnerability counts)
+--   SCANNING_COMPLETED harbor.scan.completed               → artifact_scanned (severity, vulnerability counts,
+--                                                          `findings`: severity → count)
 --   SCANNING_FAILED    harbor.scan.failed                  → scan_failed (outcome error)
 --   SCANNING_STOPPED   harbor.scan.stopped                 → scan_failed (outcome cancelled)
 --   QUOTA_EXCEED, QUOTA_WARNING, REPLICATION, TAG_RETENTION, UPLOAD_CHART, DOWNLOAD_CHART, DELETE_CHART
@@ -127,5 +128,12 @@ select
     try_cast(scan -> 'summary' -> 'summary' ->> 'High' as integer) as high,
     try_cast(scan -> 'summary' -> 'summary' ->> 'Medium' as integer) as medium,
     try_cast(scan -> 'summary' -> 'summary' ->> 'Low' as integer) as low,
-    scan -> 'scanner' ->> 'name' as scanner
+    scan -> 'scanner' ->> 'name' as scanner,
+    -- the scan's findings as intermediate.artifact_scans reads any scanner's: severity → count, the rest of the
+    -- total as `other`; null when the overview gives no counts
+    case when coalesce(critical, high, medium, low, vulnerabilities) is not null then json_object(
+        'critical', critical, 'high', high, 'medium', medium, 'low', low,
+        'other', greatest(vulnerabilities - coalesce(critical, 0) - coalesce(high, 0) - coalesce(medium, 0)
+                          - coalesce(low, 0), 0)
+    ) end as findings
 from fields
