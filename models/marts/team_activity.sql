@@ -1,7 +1,6 @@
 -- marts.team_activity: how active each team and app is — one row per period (`week`, ISO Monday start;
 -- `month`; `all`) × grain (`team`, `app`, `service`) × group. Ownership (team, app) comes from the
--- events' metadata, else the service catalogue (intermediate.service_catalogue); the dated facts are
--- intermediate.activity_facts.
+-- events' metadata, else the service catalogue (intermediate.service_catalogue).
 --   deployments / production_deployments / failed_deployments: successful deployments to any / a
 --     production environment, and failed attempts, by deployment date;
 --   services_deployed = distinct services with a successful deployment;
@@ -10,9 +9,44 @@
 --   changes = commits made in the period (commit time); changes_deployed = commits delivered to
 --     production in the period (by the delivering deployment's date, as lead time counts them);
 --   incidents = incidents opened in the period.
--- A build recomputes only the months whose facts changed, and the `all` rows (pipelines/periods.py).
--- incremental: period (ts)
-with grouped as (
+with catalogue as (
+    select * from intermediate.service_catalogue
+),
+
+facts as (
+    select 'deployment' as kind, deployed_at as ts, service, team, app, is_production, outcome, null::varchar as id
+    from marts.deployments
+    union all
+    select 'artifact', coalesce(packaged_at, first_seen_at), service, team, app, null, null, artifact_id
+    from intermediate.artifacts
+    union all
+    select 'artifact_to_production', first_production_at, service, team, app, null, null, artifact_id
+    from marts.artifact_journeys
+    where first_production_at is not null
+    union all
+    select 'change', committed_at, service, team, app, null, null, coalesce(repository, '') || '@' || commit_sha
+    from marts.changes
+    union all
+    select 'change_deployed', deployed_at, service, team, app, null, null, coalesce(repository, '') || '@' || commit_sha
+    from marts.changes
+    where deployment_id is not null
+    union all
+    select 'incident', i.opened_at, i.service, c.team, c.app, null, null, i.incident_id
+    from marts.incidents i
+    left join catalogue c using (service)
+),
+
+owned as (
+    select
+        f.* exclude (team, app),
+        coalesce(f.team, c.team) as team,
+        coalesce(f.app, c.app) as app
+    from facts f
+    left join catalogue c using (service)
+    where f.ts is not null
+),
+
+grouped as (
     -- each fact's week and month computed once here, not once per group × period below
     select
         o.*,
@@ -23,16 +57,15 @@ with grouped as (
             {'group_by': 'app', 'group_value': o.app},
             {'group_by': 'service', 'group_value': o.service}
         ], recursive := true)
-    from intermediate.activity_facts o
+    from owned o
 ),
 
-periods as (
-    select * from (values ('week'), ('month'), ('all')) p(period)
-    where in_period_pass(period)
+periods(period) as (
+    values ('week'), ('month'), ('all')
 ),
 
 first_day as (
-    select date_trunc('day', min(ts)) as first_day from intermediate.activity_facts
+    select date_trunc('day', min(ts)) as first_day from owned
 )
 
 select

@@ -29,7 +29,7 @@ BY_LOAD = ("intermediate.canonical_events", "intermediate.pushed_commits")  # th
 BY_PARTITION = ("intermediate.artifact_facts", "intermediate.artifact_events", "intermediate.artifact_scans",
                 "intermediate.stage_events", "marts.stage_durations")
 BY_REPOSITORY = "intermediate.change_deliveries"  # the ancestry walk, kept by repository (pipelines/linking.py)
-BY_PERIOD = ("marts.dora_metrics", "marts.team_activity", "marts.deployment_activity")  # pipelines/periods.py
+BY_PERIOD = ("marts.dora_metrics", "marts.deployment_activity")  # pipelines/periods.py
 
 
 def _tables(conn: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
