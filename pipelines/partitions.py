@@ -150,14 +150,16 @@ def find_dirty(conn: duckdb.DuckDBPyConnection, qualified: str) -> int:
 
 
 def _dirty_from_links(conn: duckdb.DuckDBPyConnection, links_of: dict[str, list[str]], key: str) -> None:
-    """Add to ``_partition_dirty`` the key values linked to a changed link value (by any input row holding both),
-    then list in ``_partition_link_values`` every link value of the dirty keys: the rows to read with them."""
+    """Add to ``_partition_dirty`` the key values linked to a changed link value (by any input row holding both —
+    the value may have changed in another input: an artifact's row in one, its arrivals under another key in the
+    next), then list in ``_partition_link_values`` every link value of the dirty keys: the rows to read with them."""
     pairs = [(dep, column) for dep, dep_links in links_of.items() for column in dep_links]
     for dep, column in pairs:
+        changed = [f"{d}:{column}" for d, d_links in links_of.items() if column in d_links]
         conn.execute(f"insert into _partition_dirty select distinct {key}::varchar from {dep} "
                      f"where {key} is not null and {column}::varchar in (select key_value from _partition_changed "
-                     f"where input = ?) and {key}::varchar not in (select key_value from _partition_dirty "
-                     f"where key_value is not null)", [f"{dep}:{column}"])
+                     f"where input in (select unnest(?::varchar[]))) and {key}::varchar not in "
+                     f"(select key_value from _partition_dirty where key_value is not null)", [changed])
     conn.execute("create or replace temp table _partition_link_values (link varchar, value varchar)")
     for dep, column in pairs:
         conn.execute(f"insert into _partition_link_values select distinct ?, {column}::varchar from {dep} "

@@ -23,23 +23,9 @@ as_of as (
     select max(occurred_at) as as_of from intermediate.canonical_events where stage not in ('commit', 'alert_fired', 'alert_cleared')
 ),
 
-deployments as (
-    select
-        *,
-        case environment_tier
-            when 'development' then 1 when 'testing' then 3 when 'staging' then 4 when 'production' then 5
-            else 2
-        end as tier_rank
-    from intermediate.deployments
-    where outcome = 'success' and artifact_id is not null
-),
-
 arrivals as (
-    -- each artifact's first arrival per environment
-    select d.*, s.step_order
-    from deployments d
-    join intermediate.environment_steps s using (environment)
-    qualify row_number() over (partition by d.artifact_id, d.environment order by d.deployed_at, d.deployment_id) = 1
+    -- each artifact's first arrival per environment (intermediate.artifact_arrivals)
+    select * from intermediate.artifact_arrivals
 ),
 
 furthest as (
@@ -50,17 +36,11 @@ furthest as (
             as step,
         arg_max(environment, (step_order, -epoch(deployed_at))) as environment,
         min(deployed_at) filter (where tier_rank = 5) as first_production_at,
-        min(deployed_at) as first_deployed_at
+        min(deployed_at) as first_deployed_at,
+        -- when it first got to its furthest step
+        any_value(furthest_at) as furthest_at
     from arrivals
     group by artifact_id
-),
-
-furthest_at as (
-    -- when it first got to its furthest step
-    select f.*, min(a.deployed_at) as furthest_at
-    from furthest f
-    join arrivals a on a.artifact_id = f.artifact_id and a.step_order = f.step_order
-    group by all
 ),
 
 scans as (
@@ -80,29 +60,8 @@ last_verdict as (
     qualify row_number() over (partition by artifact_id order by occurred_at desc, stage) = 1
 ),
 
-newer_arrivals as (
-    -- first arrivals (not rollbacks) of the service's artifacts, with when each was built
-    select r.service, r.artifact_id, r.environment, r.step_order, r.deployed_at,
-           coalesce(a.packaged_at, a.first_seen_at) as built_at
-    from arrivals r
-    join artifacts a using (artifact_id)
-    where not r.is_rollback
-),
-
 superseding as (
-    select
-        a.artifact_id,
-        arg_min(n.artifact_id, n.deployed_at) as superseded_by_artifact_id,
-        min(n.deployed_at) as superseded_at
-    from artifacts a
-    left join furthest_at f using (artifact_id)
-    join newer_arrivals n
-        on n.service = a.service
-        and n.artifact_id <> a.artifact_id
-        and n.built_at > coalesce(a.packaged_at, a.first_seen_at)
-        and n.step_order >= coalesce(f.step_order, 0)
-        and n.deployed_at > coalesce(f.furthest_at, a.packaged_at, a.published_at, a.first_seen_at)
-    group by a.artifact_id
+    select * from intermediate.artifact_supersessions
 ),
 
 milestones as (
@@ -176,7 +135,7 @@ classified as (
         s.superseded_by_artifact_id,
         s.superseded_at
     from artifacts a
-    left join furthest_at f using (artifact_id)
+    left join furthest f using (artifact_id)
     left join scans sc using (artifact_id)
     left join last_verdict v using (artifact_id)
     left join superseding s using (artifact_id)

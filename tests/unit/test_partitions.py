@@ -169,3 +169,30 @@ def test_a_key_read_through_another_keys_link_is_not_written_from_its_partial_ro
     assert partitions.run(conn, LINKED) == (2, "incremental", 1)
     assert conn.execute("select artifact_id, total from marts.linked order by all").fetchall() == [
         ("a", 116), ("d", 1102)]
+
+
+def test_supersessions_follow_an_artifact_deployed_under_another_service(conn):
+    """intermediate.artifact_supersessions, `partition (service, artifact_id)`: artifact a1 of service s packaged
+    08:00 reaches staging (step 4) at 10:00; artifact c — service u in intermediate.artifacts, but deployed as s —
+    packaged 09:00 reaches staging at 11:00: a newer artifact of s arriving as far, later → a1 superseded by c at
+    11:00. Then c's packaged time is corrected to 07:00: c is older than a1, so a1 is superseded by nothing. Only u's
+    artifacts row changed; s is recomputed because s's arrivals name c (the artifact_id link)."""
+    from pipelines.modeling import discover_models
+
+    model = discover_models()["intermediate.artifact_supersessions"]
+    conn.execute("""
+        create table intermediate.artifacts as select * from (values
+            ('a1', 's', '2026-03-02 08:00'::timestamptz, null::timestamptz, '2026-03-02 08:00'::timestamptz),
+            ('c', 'u', '2026-03-02 09:00', null, '2026-03-02 09:00'))
+            t(artifact_id, service, packaged_at, published_at, first_seen_at);
+        create table intermediate.artifact_arrivals as select * from (values
+            ('a1', 's', 4, '2026-03-02 10:00'::timestamptz, false, 4, '2026-03-02 10:00'::timestamptz),
+            ('c', 's', 4, '2026-03-02 11:00', false, 4, '2026-03-02 11:00'))
+            t(artifact_id, service, step_order, deployed_at, is_rollback, furthest_step_order, furthest_at);
+    """)
+    superseded = "select artifact_id, service, superseded_by_artifact_id, superseded_at::varchar from " + model.qualified
+    assert partitions.run(conn, model)[:2] == (1, "full")
+    assert conn.execute(superseded).fetchall() == [("a1", "s", "c", "2026-03-02 11:00:00+00")]
+    conn.execute("update intermediate.artifacts set packaged_at = '2026-03-02 07:00' where artifact_id = 'c'")
+    assert partitions.run(conn, model) == (0, "incremental", 0)
+    assert conn.execute(superseded).fetchall() == []
