@@ -164,14 +164,21 @@ def _widen_to_siblings(conn: duckdb.DuckDBPyConnection, model: Model, upstream: 
     match = " and ".join(f"m.{c} is not distinct from g.{c}" for c in cols)
     conn.execute(f"create or replace temp table _groups as select distinct {', '.join(cols)} from ({alone}) "
                  f"where {cols[0]} is not null")
+    # the stored siblings found by key first (the key column alone), then read by rowid: DuckDB then reads only
+    # the row groups holding them — filtered by key, it read the payloads of every stored event (10M events:
+    # ~10 s for ~1,200 siblings, against ~1 s)
+    conn.execute(f"""
+        create or replace temp table _sibling_rowids as
+        select rowid as sibling_rowid from raw.events
+        where event_key in (select m.event_key from {model.qualified} m join _groups g on {match})
+          and event_key not in (select event_key from {events})""")
     conn.execute(f"""
         create or replace temp table {events}_{upstream.name} as
         select * from {events}
         union all
-        select * from raw.events
-        where event_key in (select m.event_key from {model.qualified} m join _groups g on {match})
-          and event_key not in (select event_key from {events})""")
+        select * from raw.events where rowid in (select sibling_rowid from _sibling_rowids)""")
     conn.execute("drop table _groups")
+    conn.execute("drop table _sibling_rowids")
 
 
 def run(conn: duckdb.DuckDBPyConnection, model: Model, key: str,

@@ -3,6 +3,9 @@
 -- and tier rank (development 1, unknown 2, testing 3, staging 4, production 5), and on every row the artifact's
 -- furthest step (`furthest_step_order`) and when it first got there (`furthest_at`).
 -- Apart so intermediate.artifact_outcomes and intermediate.artifact_supersessions read one definition.
+-- An artifact's rows read only its own deployments: a build recomputes the artifacts deployed since
+-- (pipelines/partitions.py).
+-- incremental: partition (artifact_id)
 with deployments as (
     select
         *,
