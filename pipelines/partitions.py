@@ -172,7 +172,8 @@ def _rows_to_read(dep_links: list[str], key: str) -> str:
         f"{c}::varchar in (select value from _partition_link_values where link = '{c}')" for c in dep_links])
 
 
-def _full(conn: duckdb.DuckDBPyConnection, model: Model, fp: str) -> tuple[int, str, int]:
+def full_build(conn: duckdb.DuckDBPyConnection, model: Model, fp: str) -> tuple[int, str, int]:
+    """Build ``model`` in full and keep its input hashes (``_partition_current``) and fingerprint as its state."""
     conn.execute(f"create or replace table {model.qualified} as\n{model.sql}")
     store_hashes(conn, model.qualified, changed_only=False)
     incremental.store_fingerprint(conn, model.qualified, fp)
@@ -195,7 +196,7 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
         if (full_refresh or reads_staging or not partitioned
                 or incremental.stored_fingerprint(conn, model.qualified) != fp
                 or not incremental._table_exists(conn, model.qualified)):
-            return _full(conn, model, fp)
+            return full_build(conn, model, fp)
         find_dirty(conn, model.qualified)
         if links:
             _dirty_from_links(conn, links_of, key)

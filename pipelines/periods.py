@@ -43,10 +43,7 @@ from pipelines import incremental, partitions
 if TYPE_CHECKING:
     from pipelines.modeling import Model
 
-CALENDAR = ("day", "week", "month")
 _CALENDAR_SQL = "('day', 'week', 'month')"
-# a day's month, and its week's month: the months whose calendar rows read it
-_MONTHS_OF = "date_trunc('month', {c}), date_trunc('month', date_trunc('week', {c}))"
 
 
 def _hash_days(conn: duckdb.DuckDBPyConnection, inputs: list[str], column: str) -> None:
@@ -58,22 +55,13 @@ def _hash_days(conn: duckdb.DuckDBPyConnection, inputs: list[str], column: str) 
 
 
 def _dirty_months(conn: duckdb.DuckDBPyConnection) -> int:
-    """``_period_months``: the months whose calendar rows read a changed day (``_partition_dirty``)."""
-    conn.execute(f"""
+    """``_period_months``: the months whose calendar rows read a changed day (``_partition_dirty``): its month
+    and its week's Monday's month."""
+    conn.execute("""
         create or replace temp table _period_months as
-        select distinct unnest([{_MONTHS_OF.format(c='key_value::timestamptz')}]) as month_start
-        from _partition_dirty
-        where key_value is not null""")
+        select distinct unnest([date_trunc('month', day), date_trunc('month', date_trunc('week', day))]) as month_start
+        from (select key_value::timestamptz as day from _partition_dirty where key_value is not null)""")
     return conn.execute("select count(*) from _period_months").fetchone()[0]
-
-
-def _full(conn: duckdb.DuckDBPyConnection, model: Model, fp: str) -> tuple[int, str, int]:
-    conn.execute("reset variable period_pass")
-    conn.execute(f"create or replace table {model.qualified} as\n{model.sql}")
-    partitions.store_hashes(conn, model.qualified, changed_only=False)
-    incremental.store_fingerprint(conn, model.qualified, fp)
-    rows = conn.execute(f"select count(*) from {model.qualified}").fetchone()[0]
-    return rows, "full", rows
 
 
 def _pass(conn: duckdb.DuckDBPyConnection, name: str, sql: str, keep: str) -> None:
@@ -95,7 +83,7 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
         _hash_days(conn, dated, column)
         if (full_refresh or not dated or incremental.stored_fingerprint(conn, model.qualified) != fp
                 or not incremental._table_exists(conn, model.qualified)):
-            return _full(conn, model, fp)
+            return partitions.full_build(conn, model, fp)  # period_pass unset: every period
         partitions.find_dirty(conn, model.qualified)
         _dirty_months(conn)
         in_months = "date_trunc('month', period_start) in (select month_start from _period_months)"
