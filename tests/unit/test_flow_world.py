@@ -7,8 +7,8 @@ test's docstring. Times are minutes after t0 = 2026-07-01 08:00 UTC (a Wednesday
 written in the docstrings as clock times ("08:12" = t0 + 12 min).
 
 Scans: `FlowWorld.scan` records a completed scan as a scanner's staging model puts it in
-`intermediate.canonical_events` (stage `artifact_scanned`, the scanner as `source_tool`, the artifact, a
-`vulnerabilities` JSON object severity → count), and `build_warehouse` inserts those rows after the normal
+`intermediate.canonical_events` (stage `artifact_scanned`, the scanner as `source_tool`, the artifact, its
+`findings`: a JSON object severity → count), and `build_warehouse` inserts those rows after the normal
 build and re-runs every model downstream of `intermediate.canonical_events` — so these scenarios do not rest
 on one vendor's payload (Harbor's own `SCANNING_COMPLETED` is tested in test_flow_risk.py).
 This module's own test checks that every hand-written CDEvent is valid v0.5.1.
@@ -212,11 +212,10 @@ class FlowWorld:
 def inject_scans(paths: Paths, scans: list[Scan]) -> None:
     """Add scan events to intermediate.canonical_events and rebuild what depends on it."""
     with warehouse.warehouse_lock(paths), warehouse.writer(paths) as conn:
-        conn.execute("alter table intermediate.canonical_events add column if not exists vulnerabilities json")
         for s in scans:
             conn.execute(
                 "insert into intermediate.canonical_events (event_key, event_id, source_tool, raw_type, stage, "
-                "occurred_at, received_at, outcome, artifact_id, service, vulnerabilities) "
+                "occurred_at, received_at, outcome, artifact_id, service, findings) "
                 "values (?, ?, ?, ?, 'artifact_scanned', ?, ?, ?, normalise_purl(?), ?, ?)",
                 [f"scan:{s.event_id}", s.event_id, s.tool, f"{s.tool}:scan_completed", at(s.minutes), at(s.minutes),
                  s.outcome, s.purl, s.service, None if s.vulnerabilities is None else json.dumps(s.vulnerabilities)],
