@@ -41,7 +41,7 @@ from pathlib import Path
 import duckdb
 
 from models import MODELS_DIR
-from pipelines import incremental, partitions, periods, source_config
+from pipelines import changelog, incremental, partitions, periods, source_config
 
 LAYERS = ("staging", "intermediate", "marts")
 _REF = re.compile(r"\b(raw|staging|intermediate|marts)\.([a-z_][a-z0-9_]*)\b")
@@ -206,10 +206,11 @@ def _run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool) -> t
         return periods.run(conn, model, full_refresh)
     if key and key != "recompute" and model.materialization == "table":
         return incremental.run(conn, model, key, full_refresh)
-    conn.execute(f"create or replace {model.materialization} {model.qualified} as\n{model.sql}")
     if model.materialization == "table":
+        changelog.replace(conn, model.qualified, model.sql, diff=not full_refresh)
         rows = conn.execute(f"select count(*) from {model.qualified}").fetchone()[0]
         return rows, "full", rows
+    conn.execute(f"create or replace {model.materialization} {model.qualified} as\n{model.sql}")
     return None, model.materialization, None
 
 

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from pipelines import incremental
+from pipelines import changelog, incremental
 
 if TYPE_CHECKING:
     from pipelines.modeling import Model
@@ -134,9 +134,10 @@ def in_dirty(column: str) -> str:
             f"(select coalesce(key_value, {NULL_KEY}) from _partition_dirty)")
 
 
-def find_dirty(conn: duckdb.DuckDBPyConnection, qualified: str) -> int:
+def find_dirty(conn: duckdb.DuckDBPyConnection, qualified: str, logged: bool = False) -> int:
     """``_partition_changed``: the (input, value) pairs whose hash in ``_partition_current`` differs from the model's
-    stored one — new, changed or gone; ``_partition_dirty``: the key values among them. Returns how many."""
+    stored one — new, changed or gone — and, with ``logged``, the pairs of ``_partition_logged`` (read from the
+    inputs' logs: ``read_logs``); ``_partition_dirty``: the key values among them. Returns how many."""
     conn.execute("""
         create or replace temp table _partition_changed as
         select coalesce(c.input, s.input) as input, coalesce(c.key_value, s.key_value) as key_value
@@ -144,9 +145,33 @@ def find_dirty(conn: duckdb.DuckDBPyConnection, qualified: str) -> int:
         full join (select * from build_state.partition_hashes where model = ?) s
             on s.input = c.input and s.key_value is not distinct from c.key_value
         where c.row_hash is distinct from s.row_hash or c.row_count is distinct from s.row_count""", [qualified])
+    if logged:
+        conn.execute("insert into _partition_changed select * from _partition_logged")
     conn.execute("create or replace temp table _partition_dirty as select distinct key_value "
                  "from _partition_changed where input not like '%:%'")
     return conn.execute("select count(*) from _partition_dirty").fetchone()[0]
+
+
+def read_logs(conn: duckdb.DuckDBPyConnection, qualified: str, logged: dict[str, list[str]], key: str,
+              linked: bool) -> bool:
+    """``_partition_logged``: the (input, value) pairs of the rows each logged input (→ its link columns) changed
+    since the model last read it (pipelines/changelog.py), named as ``_hash_current`` names them: per value of
+    ``key`` (a column or an expression; null excluded when ``linked``) and of each link column. False when an
+    input's changes are unknown: build in full."""
+    conn.execute("create or replace temp table _partition_logged (input varchar, key_value varchar)")
+    try:
+        for dep, dep_links in logged.items():
+            if not changelog.changes_since(conn, qualified, dep, "_partition_log_rows"):
+                return False
+            keyed = f" where ({key}) is not null" if linked else ""
+            conn.execute(f"insert into _partition_logged select distinct ?, ({key})::varchar "
+                         f"from _partition_log_rows{keyed}", [dep])
+            for column in dep_links:
+                conn.execute(f"insert into _partition_logged select distinct ?, {column}::varchar "
+                             f"from _partition_log_rows where {column} is not null", [f"{dep}:{column}"])
+        return True
+    finally:
+        conn.execute("drop table if exists _partition_log_rows")
 
 
 def _dirty_from_links(conn: duckdb.DuckDBPyConnection, links_of: dict[str, list[str]], key: str) -> None:
@@ -172,11 +197,13 @@ def _rows_to_read(dep_links: list[str], key: str) -> str:
         f"{c}::varchar in (select value from _partition_link_values where link = '{c}')" for c in dep_links])
 
 
-def full_build(conn: duckdb.DuckDBPyConnection, model: Model, fp: str) -> tuple[int, str, int]:
-    """Build ``model`` in full and keep its input hashes (``_partition_current``) and fingerprint as its state."""
-    conn.execute(f"create or replace table {model.qualified} as\n{model.sql}")
+def full_build(conn: duckdb.DuckDBPyConnection, model: Model, fp: str, diff: bool = True) -> tuple[int, str, int]:
+    """Build ``model`` in full and keep its input hashes (``_partition_current``), fingerprint and the versions of
+    its logged inputs as its state (``diff``: log its changes by comparing with its previous rows)."""
+    changelog.replace(conn, model.qualified, model.sql, diff=diff)
     store_hashes(conn, model.qualified, changed_only=False)
     incremental.store_fingerprint(conn, model.qualified, fp)
+    changelog.mark_read(conn, model.qualified, model.deps)
     rows = conn.execute(f"select count(*) from {model.qualified}").fetchone()[0]
     return rows, "full", rows
 
@@ -191,18 +218,22 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
     links_of = {dep: _links_of(conn, dep, links) for dep in partitioned}
     fp = incremental.fingerprint(conn, model, content_of=context)
     reads_staging = any(dep.startswith("staging.") for dep in model.deps)
+    # an input keeping a log of its changes is read from it; the others are hashed
+    logged = {dep: dep_links for dep, dep_links in links_of.items() if changelog.is_logged(conn, dep)}
     try:
-        _hash_current(conn, links_of, key, linked=bool(links))
+        _hash_current(conn, {d: ls for d, ls in links_of.items() if d not in logged}, key, linked=bool(links))
         if (full_refresh or reads_staging or not partitioned
                 or incremental.stored_fingerprint(conn, model.qualified) != fp
-                or not incremental._table_exists(conn, model.qualified)):
-            return full_build(conn, model, fp)
-        find_dirty(conn, model.qualified)
+                or not incremental._table_exists(conn, model.qualified)
+                or not read_logs(conn, model.qualified, logged, key, linked=bool(links))):
+            return full_build(conn, model, fp, diff=not full_refresh)
+        find_dirty(conn, model.qualified, logged=True)
         if links:
             _dirty_from_links(conn, links_of, key)
         dirty = conn.execute("select count(*) from _partition_dirty").fetchone()[0]
         if not dirty:
             store_hashes(conn, model.qualified, changed_only=True)  # link values that changed without touching a key
+            changelog.mark_read(conn, model.qualified, model.deps)
             return conn.execute(f"select count(*) from {model.qualified}").fetchone()[0], "unchanged", 0
         sql = model.sql
         views = []
@@ -217,14 +248,17 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
             conn.execute(f"create or replace temp table _partition_rows as\nselect * from (\n{sql}\n) "
                          f"where {in_dirty(key)}")
             computed = conn.execute("select count(*) from _partition_rows").fetchone()[0]
+            changelog.record_difference(conn, model.qualified, f"select * from {model.qualified} where {in_dirty(key)}",
+                                        "select * from _partition_rows")
             conn.execute(f"delete from {model.qualified} where {in_dirty(key)}")
             conn.execute(f"insert into {model.qualified} by name select * from _partition_rows")
             store_hashes(conn, model.qualified, changed_only=True)
+            changelog.mark_read(conn, model.qualified, model.deps)
         finally:
             conn.execute("drop table if exists _partition_rows")
             for view in views:
                 conn.execute(f"drop view if exists {view}")
         return conn.execute(f"select count(*) from {model.qualified}").fetchone()[0], "incremental", computed
     finally:
-        for table in (*TEMP_TABLES, "_partition_link_values"):
+        for table in (*TEMP_TABLES, "_partition_link_values", "_partition_logged"):
             conn.execute(f"drop table if exists {table}")

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from pipelines import incremental, partitions
+from pipelines import changelog, incremental, partitions
 
 if TYPE_CHECKING:
     from pipelines.modeling import Model
@@ -46,11 +46,11 @@ if TYPE_CHECKING:
 _CALENDAR_SQL = "('day', 'week', 'month')"
 
 
-def _hash_days(conn: duckdb.DuckDBPyConnection, inputs: list[str], column: str) -> None:
-    """``_partition_current``: each input's rows hashed per UTC day of ``column``."""
+def _hash_days(conn: duckdb.DuckDBPyConnection, inputs: list[str], day: str) -> None:
+    """``_partition_current``: each input's rows hashed per UTC ``day`` (an expression of the period column)."""
     conn.execute(partitions.CURRENT_DDL)
     for dep in inputs:
-        conn.execute(f"insert into _partition_current select ?, date_trunc('day', {column})::varchar, "
+        conn.execute(f"insert into _partition_current select ?, ({day})::varchar, "
                      f"sum(hash(t)), count(*) from {dep} t group by all", [dep])
 
 
@@ -78,13 +78,18 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
     column = model.period_column
     dated, context = partitions.split_inputs(conn, model, column)
     fp = incremental.fingerprint(conn, model, content_of=context)
+    # an input keeping a log of its changes is read from it (pipelines/changelog.py); the others are hashed
+    logged = {dep: [] for dep in dated if changelog.is_logged(conn, dep)}
+    day = f"date_trunc('day', {column})"
     views: list[str] = []
     try:
-        _hash_days(conn, dated, column)
+        _hash_days(conn, [dep for dep in dated if dep not in logged], day)
         if (full_refresh or not dated or incremental.stored_fingerprint(conn, model.qualified) != fp
-                or not incremental._table_exists(conn, model.qualified)):
-            return partitions.full_build(conn, model, fp)  # period_pass unset: every period
-        partitions.find_dirty(conn, model.qualified)
+                or not incremental._table_exists(conn, model.qualified)
+                or not partitions.read_logs(conn, model.qualified, logged, day, linked=False)):
+            # period_pass unset: every period
+            return partitions.full_build(conn, model, fp, diff=not full_refresh)
+        partitions.find_dirty(conn, model.qualified, logged=True)
         _dirty_months(conn)
         in_months = "date_trunc('month', period_start) in (select month_start from _period_months)"
         sql = model.sql
@@ -100,14 +105,18 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
         _pass(conn, "other", model.sql, f"period not in {_CALENDAR_SQL}")
         computed = conn.execute("select (select count(*) from _period_rows_calendar) "
                                 "+ (select count(*) from _period_rows_other)").fetchone()[0]
-        conn.execute(f"delete from {model.qualified} where period not in {_CALENDAR_SQL} or {in_months}")
+        replaced = f"period not in {_CALENDAR_SQL} or {in_months}"
+        changelog.record_difference(conn, model.qualified, f"select * from {model.qualified} where {replaced}",
+                                    "select * from _period_rows_calendar union all select * from _period_rows_other")
+        conn.execute(f"delete from {model.qualified} where {replaced}")
         for name in ("calendar", "other"):
             conn.execute(f"insert into {model.qualified} by name select * from _period_rows_{name}")
         partitions.store_hashes(conn, model.qualified, changed_only=True)
+        changelog.mark_read(conn, model.qualified, model.deps)
         return conn.execute(f"select count(*) from {model.qualified}").fetchone()[0], "incremental", computed
     finally:
         conn.execute("reset variable period_pass")
         for view in views:
             conn.execute(f"drop view if exists {view}")
-        for table in (*partitions.TEMP_TABLES, "_period_months", "_period_rows_calendar", "_period_rows_other"):
+        for table in (*partitions.TEMP_TABLES, "_partition_logged", "_period_months", "_period_rows_calendar", "_period_rows_other"):
             conn.execute(f"drop table if exists {table}")

@@ -103,6 +103,17 @@ def test_later_builds_recompute_only_the_changed_partitions(built):
     assert modes[BY_REPOSITORY] == [("full", False), ("incremental", True), ("incremental", False)]
 
 
+def test_the_partitioned_models_read_their_inputs_changes_from_logs_instead_of_hashing(built):
+    """Every input of a model kept by partition or period is a logged model (pipelines/changelog.py): the
+    readers keep the version they read of each, and no hash of any input."""
+    paths, _, _ = built
+    conn = duckdb.connect(str(paths.warehouse), read_only=True)
+    readers = {m for (m,) in conn.execute("select distinct model from build_state.read_versions").fetchall()}
+    assert readers == {*BY_PARTITION, *BY_PERIOD}
+    assert conn.execute("select count(*) from build_state.partition_hashes where model in "
+                        "(select unnest(?::varchar[]))", [[*BY_PARTITION, *BY_PERIOD]]).fetchone()[0] == 0
+
+
 def test_later_builds_keep_the_period_marts_by_period(built):
     """The batches interleave the sample's files, so a later load may touch every month (rows computed then
     need not be fewer); test_periods.py counts them on a hand-made history. Here: the mode, and — below — the
