@@ -18,8 +18,11 @@ log again (``log_from``).
 
 A **reader** keeps, per logged input, the version its own rows reflect (``build_state.read_versions``); the
 input's changed rows since are those logged with a later version — or unknown, when the log started again after
-it: the reader then builds in full. Each input's log is pruned to the versions some reader still needs. An input
-that keeps no log (a table made by hand, a model before its first logged write) is hashed as before.
+it: the reader then builds in full. So does a reader of an input whose row count is not the one it read plus the
+logged rows added, minus those gone — rows added or removed outside the build (by hand, a test): not in the log
+(one that changes rows in place keeps the count and is not noticed — run ``lifecycle build --full-refresh``
+after editing a model's table by hand). Each input's log is pruned to the versions some reader still needs. An
+input that keeps no log (a table made by hand, a model before its first logged write) is hashed as before.
 
 Pure DuckDB, no Dagster imports.
 """
@@ -41,6 +44,7 @@ create table if not exists build_state.read_versions (
     model varchar not null,      -- a reader: a model kept by partition or period
     input varchar not null,      -- one of its logged inputs
     version bigint not null,     -- the input's version the reader's rows reflect
+    row_count bigint not null,   -- the input's rows then: with the logged changes since, what it must hold now
     primary key (model, input)
 );
 """
@@ -83,24 +87,35 @@ def _next_version(conn: duckdb.DuckDBPyConnection, qualified: str, restart: bool
     return version
 
 
+def _create_log(conn: duckdb.DuckDBPyConnection, qualified: str) -> None:
+    conn.execute(f"create table if not exists {log_table(qualified)} as "
+                 f"select *, 0::bigint as _version, false as _gone from {qualified} limit 0")
+
+
+def _count(conn: duckdb.DuckDBPyConnection, qualified: str) -> int:
+    return conn.execute(f"select count(*) from {qualified}").fetchone()[0]
+
+
 def restart(conn: duckdb.DuckDBPyConnection, qualified: str) -> None:
     """A write of ``qualified`` whose changes are unknown: its readers build in full once."""
     _next_version(conn, qualified, restart=True)
     conn.execute(f"drop table if exists {log_table(qualified)}")
-    conn.execute(f"create table {log_table(qualified)} as select *, 0::bigint as _version from {qualified} limit 0")
+    _create_log(conn, qualified)
 
 
 def record_difference(conn: duckdb.DuckDBPyConnection, qualified: str, old_sql: str, new_sql: str) -> None:
     """A write of ``qualified`` replacing the rows of ``old_sql`` (read before the write) by those of ``new_sql``
-    (same columns, same order): logs the rows in one and not the other. Nothing to do for a model no one reads
-    incrementally."""
+    (same columns, same order): logs the rows in one and not the other (``_gone``: in the old only). Nothing to
+    do for a model no one reads incrementally."""
     if qualified not in logged_models():
         return
     version = _next_version(conn, qualified, restart=False)
     log = log_table(qualified)
-    conn.execute(f"create table if not exists {log} as select *, 0::bigint as _version from {qualified} limit 0")
-    conn.execute(f"insert into {log} select *, ? from ((select * from ({new_sql}) except all select * from ({old_sql})) "
-                 f"union all (select * from ({old_sql}) except all select * from ({new_sql})))", [version])
+    _create_log(conn, qualified)
+    conn.execute(f"insert into {log} select *, ?, false from (select * from ({new_sql}) except all "
+                 f"select * from ({old_sql}))", [version])
+    conn.execute(f"insert into {log} select *, ?, true from (select * from ({old_sql}) except all "
+                 f"select * from ({new_sql}))", [version])
 
 
 def replace(conn: duckdb.DuckDBPyConnection, qualified: str, sql: str, diff: bool = True) -> None:
@@ -134,16 +149,20 @@ def is_logged(conn: duckdb.DuckDBPyConnection, qualified: str) -> bool:
 
 def changes_since(conn: duckdb.DuckDBPyConnection, reader: str, qualified: str, table: str) -> bool:
     """Temp ``table``: the rows of the logged input ``qualified`` changed since ``reader`` last read it (gone and
-    new). False when they are unknown — never read, or its log started again since: ``reader`` builds in full."""
+    new; ``_gone``). False when they are unknown — never read, its log started again since, or its row count is not
+    the one read plus the logged rows added, minus those gone (rows added or removed outside the build): ``reader``
+    builds in full."""
     version, log_from = conn.execute("select version, log_from from build_state.model_versions where model = ?",
                                      [qualified]).fetchone()
-    read = conn.execute("select version from build_state.read_versions where model = ? and input = ?",
+    read = conn.execute("select version, row_count from build_state.read_versions where model = ? and input = ?",
                         [reader, qualified]).fetchone()
     if read is None or read[0] + 1 < log_from or read[0] > version:
         return False
-    conn.execute(f"create or replace temp table {table} as select * exclude (_version) from {log_table(qualified)} "
-                 f"where _version > ?", [read[0]])
-    return True
+    conn.execute(f"create or replace temp table {table} as select * exclude (_version) "
+                 f"from {log_table(qualified)} where _version > ?", [read[0]])
+    added, gone = conn.execute(f"select count(*) filter (where not _gone), count(*) filter (where _gone) "
+                               f"from {table}").fetchone()
+    return _count(conn, qualified) == read[1] + added - gone
 
 
 def mark_read(conn: duckdb.DuckDBPyConnection, reader: str, inputs: list[str] | tuple[str, ...]) -> None:
@@ -155,7 +174,7 @@ def mark_read(conn: duckdb.DuckDBPyConnection, reader: str, inputs: list[str] | 
                                [qualified]).fetchone()
         if current is None:
             continue
-        conn.execute("insert or replace into build_state.read_versions values (?, ?, ?)",
-                     [reader, qualified, current[0]])
+        conn.execute("insert or replace into build_state.read_versions values (?, ?, ?, ?)",
+                     [reader, qualified, current[0], _count(conn, qualified)])
         conn.execute(f"delete from {log_table(qualified)} where _version <= "
                      f"(select min(version) from build_state.read_versions where input = ?)", [qualified])

@@ -5,12 +5,16 @@ CTE of ``marts.stage_durations`` works within one artifact) needs recomputing on
 input rows changed. A load of 10k events on top of 10M touches well under 1 % of the artifacts; recomputing
 the other 99 % is most of an incremental build.
 
-What changed is found by content, not by lineage: for every input table holding the key column, a hash of
-its rows per key value (the sum of the rows' hashes, and their count) is kept in ``build_state`` from the
-model's last build. The next build computes the same per-value hashes (one aggregate over the input) and
-recomputes the model for the values whose hash differs — new, changed or gone — by reading each input
-through a view filtered to those values, then replacing the model's rows for them. Nothing depends on the
-order of models or on running in one process: a Dagster asset run of the model alone works the same way.
+What changed: an input that is a **logged model** (pipelines/changelog.py — every model an incremental model
+reads) says itself which rows each of its writes changed; the key values (and link values) of its rows changed
+since this model last read it are the changed values — a read of a few thousand logged rows, not of the input.
+Any other input holding the key column is compared by content: a hash of its rows per key value (the sum of the
+rows' hashes, and their count) is kept in ``build_state`` from the model's last build, and the next build
+computes the same per-value hashes (one aggregate over the input) and takes the values whose hash differs. The
+model is then recomputed for the changed values — new, changed or gone — by reading each input through a view
+filtered to them, and its rows for them replaced (and logged, when a model reads it in turn). Nothing depends on
+the order of models or on running in one process: a Dagster asset run of the model alone works the same way
+(a reader keeps the version of each input it last read; an input's log keeps every later write).
 
 **Link columns** — ``-- incremental: partition (artifact_id, chain_id, commit_sha)``: the key, then columns
 through which rows *without* the key belong to a key value (``intermediate.artifact_events`` gives an artifact
@@ -20,14 +24,16 @@ it (a row holding both), and recomputing a key value reads the input rows of its
 value of its. What the declaration promises: a key value's rows depend only on input rows with that key or
 sharing a link value with a row of that key.
 
-An input that stores a hash of the rest of each row in a ``row_hash`` column, written with the row, has that
-column summed instead (``intermediate.canonical_events``, 11M rows at 10M events, is hashed by load, once).
+A hashed input that stores a hash of the rest of each row in a ``row_hash`` column, written with the row, has
+that column summed instead of hashing every wide row again.
 
 A null key is one more value (rows without an artifact form one partition) — unless link columns are declared:
 rows without the key then count only through their link values. A full build instead, when: no
 stored state, a different fingerprint (the model's SQL, the macros, the configuration tables and the content
-of its **context** inputs — those without the key column, whose every change may touch every value), or the
-model reads a staging view (raw events change with every load). ``lifecycle build --full-refresh`` forces one.
+of its **context** inputs — those without the key column, whose every change may touch every value), a
+logged input whose changes since the last read are unknown (its log started again: a full refresh, new
+columns), or the model reads a staging view (raw events change with every load). ``lifecycle build
+--full-refresh`` forces one.
 Rows written by partition land at the table's end: its written-in-time-order layout (the dashboard's date
 filters skip row groups by it) degrades slowly until the next full build.
 

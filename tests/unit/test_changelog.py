@@ -55,7 +55,7 @@ def test_a_reader_recomputes_the_keys_whose_rows_its_logged_input_changed_or_dro
                  "insert into source values ('d', 4)")
     changelog.replace(conn, "intermediate.steps", STEPS_SQL)
     # version 2: b's row changed (old and new), c's gone, d's new; a's rows, recomputed the same, are no change
-    assert log(conn) == [("b", 5, 2), ("b", 6, 2), ("c", 7, 2), ("d", 4, 2)]
+    assert log(conn) == [("b", 5, 2, True), ("b", 6, 2, False), ("c", 7, 2, True), ("d", 4, 2, False)]
 
     assert partitions.run(conn, TOTALS) == (3, "incremental", 2)  # b and d computed, c deleted, a kept
     assert totals(conn) == {"a": (3, 2), "b": (6, 1), "d": (4, 1)}
@@ -72,13 +72,13 @@ def test_a_reader_that_missed_writes_reads_all_of_them_and_the_log_waits_for_eve
     conn.execute("insert into source values ('a', 10)")
     changelog.replace(conn, "intermediate.steps", STEPS_SQL)  # version 2: a
     assert partitions.run(conn, COUNTS) == (3, "incremental", 1)
-    assert log(conn) == [("a", 10, 2)]  # TOTALS has not read version 2 yet
+    assert log(conn) == [("a", 10, 2, False)]  # TOTALS has not read version 2 yet
 
     conn.execute("insert into source values ('e', 1)")
     changelog.replace(conn, "intermediate.steps", STEPS_SQL)  # version 3: e
     assert partitions.run(conn, TOTALS) == (4, "incremental", 2)  # a (version 2) and e (version 3)
     assert totals(conn) == {"a": (13, 3), "b": (5, 1), "c": (7, 1), "e": (1, 1)}
-    assert log(conn) == [("e", 1, 3)]  # COUNTS still needs version 3
+    assert log(conn) == [("e", 1, 3, False)]  # COUNTS still needs version 3
     assert partitions.run(conn, COUNTS) == (4, "incremental", 1)
     assert log(conn) == []
 
@@ -94,6 +94,20 @@ def test_a_write_that_cannot_say_what_changed_makes_its_readers_build_in_full(co
     assert partitions.run(conn, TOTALS) == (3, "full", 3)
 
 
+def test_rows_added_or_removed_outside_the_build_make_the_readers_build_in_full(conn):
+    partitions.run(conn, TOTALS)
+    conn.execute("insert into intermediate.steps values ('b', 1)")  # by hand: not in the log
+    assert partitions.run(conn, TOTALS) == (3, "full", 3)
+    assert totals(conn)["b"] == (6, 2)
+    conn.execute("delete from intermediate.steps where artifact_id = 'c'")
+    assert partitions.run(conn, TOTALS) == (2, "full", 2)
+    # a logged write since counts from the table as it found it
+    conn.execute("insert into source values ('a', 10)")
+    changelog.replace(conn, "intermediate.steps", STEPS_SQL)  # the source's rows again: b's hand-made row gone
+    assert partitions.run(conn, TOTALS) == (3, "incremental", 3)  # a (new row), b (gone row), c (back)
+    assert totals(conn) == {"a": (13, 3), "b": (5, 1), "c": (7, 1)}
+
+
 def test_an_incremental_write_logs_only_the_rows_that_differ(conn):
     conn.execute("create table intermediate.kept as select * from (values ('a', 1), ('a', 2), ('b', 3)) t(k, n)")
     conn.execute("create table recomputed as select * from (values ('a', 1), ('a', 4)) t(k, n)")
@@ -103,7 +117,7 @@ def test_an_incremental_write_logs_only_the_rows_that_differ(conn):
         changelog.record_difference(conn, "intermediate.kept", "select * from intermediate.kept where k = 'a'",
                                     "select * from recomputed")
     assert conn.execute(f"select * from {changelog.log_table('intermediate.kept')} order by all").fetchall() == [
-        ("a", 2, 2), ("a", 4, 2)]  # a's (a, 1) was recomputed the same: no change
+        ("a", 2, 2, True), ("a", 4, 2, False)]  # a's (a, 1) was recomputed the same: no change
 
 
 def test_a_model_no_one_reads_incrementally_keeps_no_log(conn):
