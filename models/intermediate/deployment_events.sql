@@ -10,6 +10,9 @@
 -- Likewise a GitOps sync (`deployed`) of an artifact that a progressive delivery controller (Argo Rollouts,
 -- Flagger) then rolls out to the same environment (and cluster) is not a deployment of its own: the canary's
 -- promotion or abort is.
+-- Both rules compare events of the same artifact (an event without one is only ever kept): a build recomputes
+-- the artifacts with changed events (pipelines/partitions.py).
+-- incremental: partition (artifact_id)
 with events as (
     select
         *,

@@ -27,6 +27,7 @@ SOURCES = [SAMPLE_DIR, FIXTURES / "captured" / "argocd_notifications", FIXTURES 
 BY_LOAD = ("intermediate.canonical_events", "intermediate.pushed_commits")  # the models kept by load
 # the models kept by partition (pipelines/partitions.py)
 BY_PARTITION = ("intermediate.artifact_facts", "intermediate.artifact_events", "intermediate.artifact_scans",
+                "intermediate.deployment_events", "intermediate.artifact_progress",
                 "intermediate.artifact_arrivals", "intermediate.artifact_supersessions", "intermediate.stage_events",
                 "marts.stage_durations")
 BY_REPOSITORY = "intermediate.change_deliveries"  # the ancestry walk, kept by repository (pipelines/linking.py)

@@ -55,7 +55,7 @@ def test_a_reader_recomputes_the_keys_whose_rows_its_logged_input_changed_or_dro
                  "insert into source values ('d', 4)")
     changelog.replace(conn, "intermediate.steps", STEPS_SQL)
     # version 2: b's row changed (old and new), c's gone, d's new; a's rows, recomputed the same, are no change
-    assert log(conn) == [("b", 5, 2, True), ("b", 6, 2, False), ("c", 7, 2, True), ("d", 4, 2, False)]
+    assert log(conn) == [("b", 5, 2, -1), ("b", 6, 2, 1), ("c", 7, 2, -1), ("d", 4, 2, 1)]
 
     assert partitions.run(conn, TOTALS) == (3, "incremental", 2)  # b and d computed, c deleted, a kept
     assert totals(conn) == {"a": (3, 2), "b": (6, 1), "d": (4, 1)}
@@ -72,13 +72,13 @@ def test_a_reader_that_missed_writes_reads_all_of_them_and_the_log_waits_for_eve
     conn.execute("insert into source values ('a', 10)")
     changelog.replace(conn, "intermediate.steps", STEPS_SQL)  # version 2: a
     assert partitions.run(conn, COUNTS) == (3, "incremental", 1)
-    assert log(conn) == [("a", 10, 2, False)]  # TOTALS has not read version 2 yet
+    assert log(conn) == [("a", 10, 2, 1)]  # TOTALS has not read version 2 yet
 
     conn.execute("insert into source values ('e', 1)")
     changelog.replace(conn, "intermediate.steps", STEPS_SQL)  # version 3: e
     assert partitions.run(conn, TOTALS) == (4, "incremental", 2)  # a (version 2) and e (version 3)
     assert totals(conn) == {"a": (13, 3), "b": (5, 1), "c": (7, 1), "e": (1, 1)}
-    assert log(conn) == [("e", 1, 3, False)]  # COUNTS still needs version 3
+    assert log(conn) == [("e", 1, 3, 1)]  # COUNTS still needs version 3
     assert partitions.run(conn, COUNTS) == (4, "incremental", 1)
     assert log(conn) == []
 
@@ -117,7 +117,18 @@ def test_an_incremental_write_logs_only_the_rows_that_differ(conn):
         changelog.record_difference(conn, "intermediate.kept", "select * from intermediate.kept where k = 'a'",
                                     "select * from recomputed")
     assert conn.execute(f"select * from {changelog.log_table('intermediate.kept')} order by all").fetchall() == [
-        ("a", 2, 2, True), ("a", 4, 2, False)]  # a's (a, 1) was recomputed the same: no change
+        ("a", 2, 2, -1), ("a", 4, 2, 1)]  # a's (a, 1) was recomputed the same: no change
+
+
+def test_copies_of_one_row_are_logged_once_with_how_many_came_or_went(conn):
+    conn.execute("create table intermediate.kept as select * from (values ('a', 1), ('a', 1), ('b', 3)) t(k, n)")
+    changelog.restart(conn, "intermediate.kept")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(changelog, "logged_models", lambda: frozenset({"intermediate.kept"}))
+        changelog.record_difference(conn, "intermediate.kept", "select * from intermediate.kept",
+                                    "select * from (values ('a', 1), ('b', 3), ('b', 3), ('b', 3)) t(k, n)")
+    assert conn.execute(f"select * from {changelog.log_table('intermediate.kept')} order by all").fetchall() == [
+        ("a", 1, 2, -1), ("b", 3, 2, 2)]  # one copy of (a, 1) gone, two of (b, 3) added: net +1 row
 
 
 def test_a_model_no_one_reads_incrementally_keeps_no_log(conn):
