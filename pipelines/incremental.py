@@ -215,11 +215,8 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, key: str,
             conn.execute(f"create or replace temp view {view} as\n{view_sql}")
         conn.execute(f"create or replace temp table _delta_rows as\n{sql}")
         computed = conn.execute("select count(*) from _delta_rows").fetchone()[0]
-        replaced = f"{key} in (select {key} from _delta_rows)"
-        changelog.record_difference(conn, model.qualified, f"select * from {model.qualified} where {replaced}",
-                                    "select * from _delta_rows")
-        conn.execute(f"delete from {model.qualified} where {replaced}")
-        conn.execute(f"insert into {model.qualified} by name select * from _delta_rows")
+        changelog.replace_rows(conn, model.qualified, f"{key} in (select {key} from _delta_rows)",
+                               "select * from _delta_rows")
         conn.execute("insert into build_state.incremental_loads select ?, unnest(?::varchar[])",
                      [model.qualified, new_loads])
     finally:

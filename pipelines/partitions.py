@@ -107,13 +107,20 @@ def _hash_current(conn: duckdb.DuckDBPyConnection, links_of: dict[str, list[str]
         row_hash = ROW_HASH if ROW_HASH in _columns(conn, dep) else "hash(t)"
         conn.execute(f"create or replace temp table _partition_rows_hashed as select {', '.join([key, *dep_links])}, "
                      f"{row_hash} as row_hash from {dep} t")
-        keyed = f" where {key} is not null" if linked else ""
-        conn.execute(f"insert into _partition_current select ?, {key}::varchar, sum(row_hash), count(*) "
-                     f"from _partition_rows_hashed{keyed} group by all", [dep])
-        for column in dep_links:
-            conn.execute(f"insert into _partition_current select ?, {column}::varchar, sum(row_hash), count(*) "
-                         f"from _partition_rows_hashed where {column} is not null group by all", [f"{dep}:{column}"])
+        _per_value(conn, "_partition_current", "_partition_rows_hashed", dep, key, dep_links, linked,
+                   ", sum(row_hash), count(*)")
     conn.execute("drop table if exists _partition_rows_hashed")
+
+
+def _per_value(conn: duckdb.DuckDBPyConnection, target: str, rows: str, dep: str, key: str, dep_links: list[str],
+               linked: bool, measures: str = "") -> None:
+    """Insert into ``target`` one row per value of ``key`` in ``rows`` — ``(dep, value, measures…)``, a null key
+    left out when ``linked`` — and per value of each link column — ``(dep:column, value, …)``."""
+    per_value = [(dep, key, f" where ({key}) is not null" if linked else ""),
+                 *[(f"{dep}:{column}", column, f" where {column} is not null") for column in dep_links]]
+    for label, expression, where in per_value:
+        conn.execute(f"insert into {target} select ?, ({expression})::varchar{measures} from {rows}{where} "
+                     f"group by all", [label])
 
 
 def _pair(input_column: str, value_column: str) -> str:
@@ -169,12 +176,7 @@ def read_logs(conn: duckdb.DuckDBPyConnection, qualified: str, logged: dict[str,
         for dep, dep_links in logged.items():
             if not changelog.changes_since(conn, qualified, dep, "_partition_log_rows"):
                 return False
-            keyed = f" where ({key}) is not null" if linked else ""
-            conn.execute(f"insert into _partition_logged select distinct ?, ({key})::varchar "
-                         f"from _partition_log_rows{keyed}", [dep])
-            for column in dep_links:
-                conn.execute(f"insert into _partition_logged select distinct ?, {column}::varchar "
-                             f"from _partition_log_rows where {column} is not null", [f"{dep}:{column}"])
+            _per_value(conn, "_partition_logged", "_partition_log_rows", dep, key, dep_links, linked)
         return True
     finally:
         conn.execute("drop table if exists _partition_log_rows")
@@ -254,10 +256,7 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
             conn.execute(f"create or replace temp table _partition_rows as\nselect * from (\n{sql}\n) "
                          f"where {in_dirty(key)}")
             computed = conn.execute("select count(*) from _partition_rows").fetchone()[0]
-            changelog.record_difference(conn, model.qualified, f"select * from {model.qualified} where {in_dirty(key)}",
-                                        "select * from _partition_rows")
-            conn.execute(f"delete from {model.qualified} where {in_dirty(key)}")
-            conn.execute(f"insert into {model.qualified} by name select * from _partition_rows")
+            changelog.replace_rows(conn, model.qualified, in_dirty(key), "select * from _partition_rows")
             store_hashes(conn, model.qualified, changed_only=True)
             changelog.mark_read(conn, model.qualified, model.deps)
         finally:

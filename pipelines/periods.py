@@ -105,12 +105,8 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
         _pass(conn, "other", model.sql, f"period not in {_CALENDAR_SQL}")
         computed = conn.execute("select (select count(*) from _period_rows_calendar) "
                                 "+ (select count(*) from _period_rows_other)").fetchone()[0]
-        replaced = f"period not in {_CALENDAR_SQL} or {in_months}"
-        changelog.record_difference(conn, model.qualified, f"select * from {model.qualified} where {replaced}",
-                                    "select * from _period_rows_calendar union all select * from _period_rows_other")
-        conn.execute(f"delete from {model.qualified} where {replaced}")
-        for name in ("calendar", "other"):
-            conn.execute(f"insert into {model.qualified} by name select * from _period_rows_{name}")
+        changelog.replace_rows(conn, model.qualified, f"period not in {_CALENDAR_SQL} or {in_months}",
+                               "select * from _period_rows_calendar union all by name select * from _period_rows_other")
         partitions.store_hashes(conn, model.qualified, changed_only=True)
         changelog.mark_read(conn, model.qualified, model.deps)
         return conn.execute(f"select count(*) from {model.qualified}").fetchone()[0], "incremental", computed

@@ -120,6 +120,16 @@ def test_an_incremental_write_logs_only_the_rows_that_differ(conn):
         ("a", 2, 2, -1), ("a", 4, 2, 1)]  # a's (a, 1) was recomputed the same: no change
 
 
+def test_an_incremental_write_logs_only_the_recomputed_rows_that_differ(conn, monkeypatch):
+    monkeypatch.setattr(changelog, "logged_models", lambda: frozenset({"intermediate.steps", "marts.totals"}))
+    partitions.run(conn, TOTALS)
+    conn.execute("delete from source where artifact_id = 'a'; insert into source values ('a', 0), ('a', 3), ('d', 4)")
+    changelog.replace(conn, "intermediate.steps", STEPS_SQL)
+    assert partitions.run(conn, TOTALS) == (4, "incremental", 2)  # a and d recomputed
+    # a's total is 0 + 3 over 2 steps, as before: only d's row is a change for the readers of marts.totals
+    assert conn.execute(f"select * from {changelog.log_table('marts.totals')}").fetchall() == [("d", 4, 1, 2, 1)]
+
+
 def test_copies_of_one_row_are_logged_once_with_how_many_came_or_went(conn):
     conn.execute("create table intermediate.kept as select * from (values ('a', 1), ('a', 1), ('b', 3)) t(k, n)")
     changelog.restart(conn, "intermediate.kept")
