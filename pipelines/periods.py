@@ -54,14 +54,13 @@ def _hash_days(conn: duckdb.DuckDBPyConnection, inputs: list[str], day: str) -> 
                      f"sum(hash(t)), count(*) from {dep} t group by all", [dep])
 
 
-def _dirty_months(conn: duckdb.DuckDBPyConnection) -> int:
+def _dirty_months(conn: duckdb.DuckDBPyConnection) -> None:
     """``_period_months``: the months whose calendar rows read a changed day (``_partition_dirty``): its month
     and its week's Monday's month."""
     conn.execute("""
         create or replace temp table _period_months as
         select distinct unnest([date_trunc('month', day), date_trunc('month', date_trunc('week', day))]) as month_start
         from (select key_value::timestamptz as day from _partition_dirty where key_value is not null)""")
-    return conn.execute("select count(*) from _period_months").fetchone()[0]
 
 
 def _pass(conn: duckdb.DuckDBPyConnection, name: str, sql: str, keep: str) -> None:

@@ -18,7 +18,7 @@
 -- The per-artifact part is intermediate.artifact_progress (kept by artifact); this model adds what every load
 -- moves: `as_of` and each in-flight artifact's time in stage against the p90s.
 with as_of as (
-    select max(occurred_at) as as_of from intermediate.canonical_events where stage not in ('commit', 'alert_fired', 'alert_cleared')
+    select as_of from intermediate.as_of
 ),
 
 exits as (

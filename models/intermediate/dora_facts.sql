@@ -29,9 +29,7 @@ facts as (
 ),
 
 as_of as (
-    select max(occurred_at) as as_of
-    from intermediate.canonical_events
-    where stage not in ('commit', 'alert_fired', 'alert_cleared')
+    select as_of from intermediate.as_of
 ),
 
 bounds as (

@@ -13,7 +13,7 @@ with artifacts as (
 ),
 
 params as (
-    select max(occurred_at) as as_of from intermediate.canonical_events where stage not in ('commit', 'alert_fired', 'alert_cleared')
+    select as_of from intermediate.as_of
 ),
 
 production_time as (

@@ -13,7 +13,7 @@
 -- The same query with `as_of` bound to any instant is the as-of inventory (docs/metrics.md, "Release
 -- inventory", tested verbatim); marts.release_history holds the validity intervals it reads.
 with params as (
-    select max(occurred_at) as as_of from intermediate.canonical_events where stage not in ('commit', 'alert_fired', 'alert_cleared')
+    select as_of from intermediate.as_of
 ),
 
 running as (

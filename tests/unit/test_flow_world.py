@@ -9,8 +9,9 @@ written in the docstrings as clock times ("08:12" = t0 + 12 min).
 Scans: `FlowWorld.scan` records a completed scan as a scanner's staging model puts it in
 `intermediate.canonical_events` (stage `artifact_scanned`, the scanner as `source_tool`, the artifact, its
 `findings`: a JSON object severity → count), and `build_warehouse` inserts those rows after the normal
-build and re-runs every model downstream of `intermediate.canonical_events` — so these scenarios do not rest
-on one vendor's payload (Harbor's own `SCANNING_COMPLETED` is tested in test_flow_risk.py).
+build and re-runs every model downstream of `intermediate.canonical_events` (rows written outside the build: the
+models that read canonical events' log of changes see its row count no longer add up and rebuild in full,
+pipelines/changelog.py) — so these scenarios do not rest on one vendor's payload (Harbor's own `SCANNING_COMPLETED` is tested in test_flow_risk.py).
 This module's own test checks that every hand-written CDEvent is valid v0.5.1.
 """
 
@@ -60,7 +61,7 @@ class Scan:
     minutes: float
     purl: str
     tool: str
-    vulnerabilities: dict | None
+    findings: dict | None
     service: str
     outcome: str = "success"
 
@@ -192,9 +193,9 @@ class FlowWorld:
                          {"id": incident_id, "content": dict(content)})
 
     def scan(self, event_id: str, minutes: float, purl: str, tool: str = "trivy",
-             vulnerabilities: dict | None = None, service: str | None = None, outcome: str = "success") -> None:
+             findings: dict | None = None, service: str | None = None, outcome: str = "success") -> None:
         """A completed scan as the scanner's staging model will emit it (see the module docstring)."""
-        self.scans.append(Scan(event_id, minutes, purl, tool, vulnerabilities, service or self.service, outcome))
+        self.scans.append(Scan(event_id, minutes, purl, tool, findings, service or self.service, outcome))
 
     # -- build ----------------------------------------------------------------------------------
 
@@ -218,7 +219,7 @@ def inject_scans(paths: Paths, scans: list[Scan]) -> None:
                 "occurred_at, received_at, outcome, artifact_id, service, findings) "
                 "values (?, ?, ?, ?, 'artifact_scanned', ?, ?, ?, normalise_purl(?), ?, ?)",
                 [f"scan:{s.event_id}", s.event_id, s.tool, f"{s.tool}:scan_completed", at(s.minutes), at(s.minutes),
-                 s.outcome, s.purl, s.service, None if s.vulnerabilities is None else json.dumps(s.vulnerabilities)],
+                 s.outcome, s.purl, s.service, None if s.findings is None else json.dumps(s.findings)],
             )
         downstream = [m.qualified for m in modeling.build_order()
                       if m.layer != "staging" and m.qualified != "intermediate.canonical_events"]
