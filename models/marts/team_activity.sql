@@ -46,18 +46,50 @@ owned as (
     where f.ts is not null
 ),
 
-grouped as (
-    -- each fact's week and month computed once here, not once per group × period below
+counted as (
+    -- the facts counted per kind × owner × week × month first (a week may straddle two months), each week and
+    -- month computed once per fact: every step below reads these ~10× fewer rows (at 10M events: 4.3M facts;
+    -- grouping every fact three times, once per period, took ~10 s)
     select
-        o.*,
-        date_trunc('week', o.ts) as week_start,
-        date_trunc('month', o.ts) as month_start,
+        kind, outcome, is_production, service, team, app,
+        date_trunc('week', ts) as week_start,
+        date_trunc('month', ts) as month_start,
+        count(*) as n,
+        min(ts) as first_ts
+    from owned
+    group by all
+),
+
+grouped as (
+    select
+        c.*,
         unnest([
-            {'group_by': 'team', 'group_value': o.team},
-            {'group_by': 'app', 'group_value': o.app},
-            {'group_by': 'service', 'group_value': o.service}
+            {'group_by': 'team', 'group_value': c.team},
+            {'group_by': 'app', 'group_value': c.app},
+            {'group_by': 'service', 'group_value': c.service}
         ], recursive := true)
-    from owned o
+    from counted c
+),
+
+weekly as (
+    select
+        group_by,
+        group_value,
+        week_start,
+        month_start,
+        service,
+        coalesce(sum(n) filter (where kind = 'deployment' and outcome = 'success'), 0) as deployments,
+        coalesce(sum(n) filter (where kind = 'deployment' and outcome = 'success' and is_production), 0)
+            as production_deployments,
+        coalesce(sum(n) filter (where kind = 'deployment' and outcome = 'failure'), 0) as failed_deployments,
+        coalesce(sum(n) filter (where kind = 'artifact'), 0) as artifacts_built,
+        coalesce(sum(n) filter (where kind = 'artifact_to_production'), 0) as artifacts_to_production,
+        coalesce(sum(n) filter (where kind = 'change'), 0) as changes,
+        coalesce(sum(n) filter (where kind = 'change_deployed'), 0) as changes_deployed,
+        coalesce(sum(n) filter (where kind = 'incident'), 0) as incidents
+    from grouped
+    where group_value is not null
+    group by all
 ),
 
 periods(period) as (
@@ -65,26 +97,24 @@ periods(period) as (
 ),
 
 first_day as (
-    select date_trunc('day', min(ts)) as first_day from owned
+    select date_trunc('day', min(first_ts)) as first_day from counted
 )
 
 select
     p.period,
-    case p.period when 'week' then g.week_start when 'month' then g.month_start else f.first_day end as period_start,
-    g.group_by,
-    g.group_value,
-    count(*) filter (where g.kind = 'deployment' and g.outcome = 'success') as deployments,
-    count(*) filter (where g.kind = 'deployment' and g.outcome = 'success' and g.is_production)
-        as production_deployments,
-    count(*) filter (where g.kind = 'deployment' and g.outcome = 'failure') as failed_deployments,
-    count(distinct g.service) filter (where g.kind = 'deployment' and g.outcome = 'success') as services_deployed,
-    count(*) filter (where g.kind = 'artifact') as artifacts_built,
-    count(*) filter (where g.kind = 'artifact_to_production') as artifacts_to_production,
-    count(*) filter (where g.kind = 'change') as changes,
-    count(*) filter (where g.kind = 'change_deployed') as changes_deployed,
-    count(*) filter (where g.kind = 'incident') as incidents
-from grouped g
+    case p.period when 'week' then w.week_start when 'month' then w.month_start else f.first_day end as period_start,
+    w.group_by,
+    w.group_value,
+    sum(w.deployments)::bigint as deployments,
+    sum(w.production_deployments)::bigint as production_deployments,
+    sum(w.failed_deployments)::bigint as failed_deployments,
+    count(distinct w.service) filter (where w.deployments > 0) as services_deployed,
+    sum(w.artifacts_built)::bigint as artifacts_built,
+    sum(w.artifacts_to_production)::bigint as artifacts_to_production,
+    sum(w.changes)::bigint as changes,
+    sum(w.changes_deployed)::bigint as changes_deployed,
+    sum(w.incidents)::bigint as incidents
+from weekly w
 cross join periods p
 cross join first_day f
-where g.group_value is not null
 group by all
