@@ -1950,9 +1950,7 @@ def generate(out: str, seed: int = DEFAULT_SEED, days: int = DEFAULT_DAYS, start
         if n_workers > 1:
             import multiprocessing as mp
 
-            # forkserver, not fork: a fork of a process running other threads (DuckDB's, a test runner's) can copy a
-            # lock some thread holds, and the worker then waits on it forever (seen in the test suite)
-            ctx = mp.get_context("forkserver") if "forkserver" in mp.get_all_start_methods() else mp.get_context()
+            ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
             with ctx.Pool(n_workers) as pool:
                 step = max(1, len(jobs) // 10)
                 for res in pool.imap(_work, jobs):
