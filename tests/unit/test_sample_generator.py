@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import re
 import statistics
+import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -290,7 +292,11 @@ def test_different_seed_gives_different_files(sample: Path, tmp_path: Path) -> N
 def test_chunking_and_worker_processes_do_not_change_output(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     gen.generate(str(a), events=20_000, days=30, workers=1, run_events=10**9)
-    gen.generate(str(b), events=20_000, days=30, workers=2, run_events=3_000)  # several spilled runs
+    # The worker pool forks, and a fork of a multi-threaded process (this xdist worker) can copy a lock another
+    # thread holds and hang: the pooled run gets a fresh single-threaded process, as the CLI has.
+    pooled = f"from sample_events import generate as g; g.generate({str(b)!r}, events=20_000, days=30, " \
+             "workers=2, run_events=3_000)"  # several spilled runs
+    subprocess.run([sys.executable, "-c", pooled], cwd=ROOT, check=True, timeout=300)
     assert _files(a) == _files(b)
     exp = json.loads((a / "expected.json").read_text())
     assert exp["generator"]["services"] > 8  # scaled up with clones
