@@ -33,6 +33,8 @@ from functools import cache
 
 import duckdb
 
+from pipelines.warehouse import columns, table_exists
+
 STATE_DDL = """
 create schema if not exists build_state;
 create table if not exists build_state.model_versions (
@@ -63,18 +65,6 @@ def logged_models() -> frozenset[str]:
 
 def log_table(qualified: str) -> str:
     return f"build_state.{qualified.replace('.', '__')}__changes"
-
-
-def _exists(conn: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    schema, name = qualified.split(".")
-    return bool(conn.execute("select count(*) from duckdb_tables() where schema_name = ? and table_name = ? "
-                             "and not temporary", [schema, name]).fetchone()[0])
-
-
-def _columns(conn: duckdb.DuckDBPyConnection, qualified: str) -> list[tuple[str, str]]:
-    schema, name = qualified.split(".")
-    return conn.execute("select column_name, data_type from duckdb_columns() where database_name = current_database() "
-                        "and schema_name = ? and table_name = ? order by column_index", [schema, name]).fetchall()
 
 
 def _next_version(conn: duckdb.DuckDBPyConnection, qualified: str, restart: bool) -> int:
@@ -146,25 +136,25 @@ def replace(conn: duckdb.DuckDBPyConnection, qualified: str, sql: str, diff: boo
     if qualified not in logged_models():
         conn.execute(f"create or replace table {qualified} as\n{sql}")
         return
-    if not (diff and _exists(conn, qualified)):
+    if not (diff and table_exists(conn, qualified)):
         conn.execute(f"create or replace table {qualified} as\n{sql}")
         restart(conn, qualified)
         return
     schema, name = qualified.split(".")
     following = f"{qualified}__next"
     conn.execute(f"create or replace table {following} as\n{sql}")
-    same_columns = _columns(conn, following) == _columns(conn, qualified)
-    if same_columns and _exists(conn, log_table(qualified)):
+    comparable = columns(conn, following) == columns(conn, qualified) and table_exists(conn, log_table(qualified))
+    if comparable:
         record_difference(conn, qualified, f"select * from {qualified}", f"select * from {following}")
     conn.execute(f"drop table {qualified}")
     conn.execute(f"alter table {following} rename to {name}")
-    if not (same_columns and _exists(conn, log_table(qualified))):
+    if not comparable:
         restart(conn, qualified)
 
 
 def is_logged(conn: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    """Whether ``qualified`` has a log: its readers read its changes instead of hashing it."""
-    conn.execute(STATE_DDL)
+    """Whether ``qualified`` has a log: its readers read its changes instead of hashing it. (``STATE_DDL`` has
+    run: the incremental builds run it once before they ask.)"""
     return bool(conn.execute("select count(*) from build_state.model_versions where model = ?",
                              [qualified]).fetchone()[0])
 

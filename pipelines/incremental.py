@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from pipelines import changelog
+from pipelines.warehouse import table_exists
 
 if TYPE_CHECKING:
     from pipelines.modeling import Model
@@ -65,13 +66,6 @@ def stored_fingerprint(conn: duckdb.DuckDBPyConnection, qualified: str) -> str |
 
 def store_fingerprint(conn: duckdb.DuckDBPyConnection, qualified: str, fp: str) -> None:
     conn.execute("insert or replace into build_state.incremental_models values (?, ?)", [qualified, fp])
-
-
-def _table_exists(conn: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    schema, name = qualified.split(".")
-    return bool(conn.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ? and not temporary",
-        [schema, name]).fetchone()[0])
 
 
 def _content_hash(conn: duckdb.DuckDBPyConnection, qualified: str) -> str:
@@ -191,7 +185,7 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, key: str,
 
     conn.execute(STATE_DDL)
     fp = fingerprint(conn, model)
-    if (full_refresh or stored_fingerprint(conn, model.qualified) != fp or not _table_exists(conn, model.qualified)
+    if (full_refresh or stored_fingerprint(conn, model.qualified) != fp or not table_exists(conn, model.qualified)
             or conn.execute("select count(*) from raw.events").fetchone()[0] < MIN_EVENTS_FOR_DELTA):
         rows = _rebuild(conn, model, fp, diff=not full_refresh)
         return rows, "full", rows

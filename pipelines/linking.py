@@ -35,6 +35,7 @@ import duckdb
 import polars as pl
 
 from pipelines import incremental, partitions
+from pipelines.warehouse import table_exists
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ def build_change_deliveries(conn: duckdb.DuckDBPyConnection, full_refresh: bool 
     conn.execute(_INPUT_HASHES)
     fp = _code_fingerprint()
     full = (full_refresh or incremental.stored_fingerprint(conn, QUALIFIED) != fp
-            or not incremental._table_exists(conn, QUALIFIED))
+            or not table_exists(conn, QUALIFIED))
     try:
         if not full and not partitions.find_dirty(conn, QUALIFIED):
             return conn.execute(f"select count(*) from {QUALIFIED}").fetchone()[0], "unchanged", 0

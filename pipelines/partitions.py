@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from pipelines import changelog, incremental
+from pipelines.warehouse import columns, table_exists
 
 if TYPE_CHECKING:
     from pipelines.modeling import Model
@@ -78,11 +79,7 @@ create table if not exists build_state.partition_hashes (
 
 
 def _columns(conn: duckdb.DuckDBPyConnection, qualified: str) -> set[str]:
-    schema, name = qualified.split(".")
-    return {r[0] for r in conn.execute(
-        "select column_name from duckdb_columns() where database_name = current_database() and schema_name = ? "
-        "and table_name = ?",
-        [schema, name]).fetchall()}
+    return {name for name, _type in columns(conn, qualified)}
 
 
 def split_inputs(conn: duckdb.DuckDBPyConnection, model: Model, key: str) -> tuple[list[str], list[str]]:
@@ -221,6 +218,7 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
     or ``unchanged`` (module docstring)."""
     conn.execute(incremental.STATE_DDL)
     conn.execute(STATE_DDL)
+    conn.execute(changelog.STATE_DDL)
     key, links = model.partition_column, model.partition_links
     partitioned, context = split_inputs(conn, model, key)
     links_of = {dep: _links_of(conn, dep, links) for dep in partitioned}
@@ -232,7 +230,7 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
         _hash_current(conn, {d: ls for d, ls in links_of.items() if d not in logged}, key, linked=bool(links))
         if (full_refresh or reads_staging or not partitioned
                 or incremental.stored_fingerprint(conn, model.qualified) != fp
-                or not incremental._table_exists(conn, model.qualified)
+                or not table_exists(conn, model.qualified)
                 or not read_logs(conn, model.qualified, logged, key, linked=bool(links))):
             return full_build(conn, model, fp, diff=not full_refresh)
         find_dirty(conn, model.qualified, logged=True)

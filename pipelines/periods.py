@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from pipelines import changelog, incremental, partitions
+from pipelines.warehouse import table_exists
 
 if TYPE_CHECKING:
     from pipelines.modeling import Model
@@ -74,6 +75,7 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
     (module docstring)."""
     conn.execute(incremental.STATE_DDL)
     conn.execute(partitions.STATE_DDL)
+    conn.execute(changelog.STATE_DDL)
     column = model.period_column
     dated, context = partitions.split_inputs(conn, model, column)
     fp = incremental.fingerprint(conn, model, content_of=context)
@@ -84,7 +86,7 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
     try:
         _hash_days(conn, [dep for dep in dated if dep not in logged], day)
         if (full_refresh or not dated or incremental.stored_fingerprint(conn, model.qualified) != fp
-                or not incremental._table_exists(conn, model.qualified)
+                or not table_exists(conn, model.qualified)
                 or not partitions.read_logs(conn, model.qualified, logged, day, linked=False)):
             # period_pass unset: every period
             return partitions.full_build(conn, model, fp, diff=not full_refresh)

@@ -104,6 +104,20 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
     return conn
 
 
+def table_exists(conn: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    """Whether ``schema.name`` is a (persistent) table of the warehouse."""
+    schema, name = qualified.split(".")
+    return bool(conn.execute("select count(*) from duckdb_tables() where schema_name = ? and table_name = ? "
+                             "and not temporary", [schema, name]).fetchone()[0])
+
+
+def columns(conn: duckdb.DuckDBPyConnection, qualified: str) -> list[tuple[str, str]]:
+    """``(name, type)`` of each column of ``schema.name``, in order; empty when there is no such table or view."""
+    schema, name = qualified.split(".")
+    return conn.execute("select column_name, data_type from duckdb_columns() where database_name = current_database() "
+                        "and schema_name = ? and table_name = ? order by column_index", [schema, name]).fetchall()
+
+
 def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """Set the session to UTC and create the schemas and raw tables if missing.
 
