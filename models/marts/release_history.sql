@@ -35,7 +35,8 @@ ordered as (
     select
         *,
         lead(changed_at) over place as next_at,
-        lead(kind) over place as next_kind
+        lead(kind) over place as next_kind,
+        lag(kind) over place as prev_kind
     from changes
     window place as (partition by service, environment, cluster order by changed_at, kind, id)
 ),
@@ -46,15 +47,11 @@ runs as (
         d.*,
         o.next_at as valid_to,
         o.next_kind as ended_by,
-        sum(case when d.is_redeploy and p.prev_kind = 'deployment' then 0 else 1 end)
+        sum(case when d.is_redeploy and o.prev_kind = 'deployment' then 0 else 1 end)
             over (partition by d.service, d.environment, d.cluster order by d.deployed_at, d.deployment_id)
             as run_number
     from deployments d
     join ordered o on o.kind = 'deployment' and o.id = d.deployment_id
-    left join (
-        select id, lag(kind) over (partition by service, environment, cluster order by changed_at, kind, id) as prev_kind
-        from changes
-    ) p on p.id = d.deployment_id
 )
 
 select

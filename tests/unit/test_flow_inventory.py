@@ -142,6 +142,35 @@ def test_current_inventory_drops_a_removed_service_and_equals_the_latest_deploym
     assert inventory(paths, 7 * H) == inv
 
 
+def test_release_history_runs_and_what_ended_them(world):
+    """Per place, each successful deployment until the next change there (valid_to, ended_by), and the run it
+    belongs to (running_since: a redeploy of the artifact already running continues its run).
+    svc staging: a1 08:30 → a2 10:30 → a3 13:30 → removed 15:00. prod-eu: a1 09:00 → a2 11:00 → the rollback to a1
+    12:00 → a3 14:00 (running). prod-us: a1 09:30 → a2 11:30 → a2 again 13:00 (a redeploy: running since 11:30).
+    web: dev w1 09:10; prod-eu w1 10:30 (the 10:00 failure is not a release)."""
+    paths, ids = world
+    name = {v: k for k, v in ids.items()}
+    got = {}
+    for r in rows(paths, "select * from marts.release_history order by deployed_at"):
+        got.setdefault((r["service"], r["environment"]), []).append(
+            (name[r["artifact_id"]], r["deployed_at"], r["valid_to"], r["ended_by"], r["running_since"],
+             r["is_rollback"], r["is_redeploy"]))
+    assert got == {
+        ("svc", "staging"): [("a1", at(0.5 * H), at(2.5 * H), "deployment", at(0.5 * H), False, False),
+                             ("a2", at(2.5 * H), at(5.5 * H), "deployment", at(2.5 * H), False, False),
+                             ("a3", at(5.5 * H), at(7 * H), "removal", at(5.5 * H), False, False)],
+        ("svc", "prod-eu"): [("a1", at(1 * H), at(3 * H), "deployment", at(1 * H), False, False),
+                             ("a2", at(3 * H), at(4 * H), "deployment", at(3 * H), False, False),
+                             ("a1", at(4 * H), at(6 * H), "deployment", at(4 * H), True, False),
+                             ("a3", at(6 * H), None, None, at(6 * H), False, False)],
+        ("svc", "prod-us"): [("a1", at(1.5 * H), at(3.5 * H), "deployment", at(1.5 * H), False, False),
+                             ("a2", at(3.5 * H), at(5 * H), "deployment", at(3.5 * H), False, False),
+                             ("a2", at(5 * H), None, None, at(3.5 * H), False, True)],
+        ("web", "dev"): [("w1", at(1 * H + 10), None, None, at(1 * H + 10), False, False)],
+        ("web", "prod-eu"): [("w1", at(2.5 * H), None, None, at(2.5 * H), False, False)],
+    }
+
+
 def test_deployment_activity_per_environment(world):
     """Week of 2026-06-29, svc: prod-eu 4 deployments (a1, a2, the rollback to a1, a3: 3 new, 1 rollback,
     3 distinct artifacts); prod-us 3 (a1, a2, the a2 redeploy: 2 new, 1 redeploy, 2 artifacts); staging 3.
