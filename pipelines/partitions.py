@@ -28,7 +28,9 @@ A hashed input that stores a hash of the rest of each row in a ``row_hash`` colu
 that column summed instead of hashing every wide row again.
 
 A null key is one more value (rows without an artifact form one partition) — unless link columns are declared:
-rows without the key then count only through their link values. A full build instead, when: no
+rows without the key then count only through their link values. A model whose own rows may have a null key
+says so — ``-- incremental: partition (service, artifact_id) with null key`` (a deployment whose event and
+artifact name no service): the null key is then a value again, made dirty by its rows' changes and by their links. A full build instead, when: no
 stored state, a different fingerprint (the model's SQL, the macros, the configuration tables and the content
 of its **context** inputs — those without the key column, whose every change may touch every value), a
 logged input whose changes since the last read are unknown (its log started again: a full refresh, new
@@ -179,17 +181,19 @@ def read_logs(conn: duckdb.DuckDBPyConnection, qualified: str, logged: dict[str,
         conn.execute("drop table if exists _partition_log_rows")
 
 
-def _dirty_from_links(conn: duckdb.DuckDBPyConnection, links_of: dict[str, list[str]], key: str) -> None:
+def _dirty_from_links(conn: duckdb.DuckDBPyConnection, links_of: dict[str, list[str]], key: str,
+                      keep_null: bool = False) -> None:
     """Add to ``_partition_dirty`` the key values linked to a changed link value (by any input row holding both —
     the value may have changed in another input: an artifact's row in one, its arrivals under another key in the
-    next), then list in ``_partition_link_values`` every link value of the dirty keys: the rows to read with them."""
+    next; a null key too when ``keep_null``), then list in ``_partition_link_values`` every link value of the
+    dirty keys: the rows to read with them."""
     pairs = [(dep, column) for dep, dep_links in links_of.items() for column in dep_links]
     for dep, column in pairs:
         changed = [f"{d}:{column}" for d, d_links in links_of.items() if column in d_links]
+        with_key = "" if keep_null else f"{key} is not null and "
         conn.execute(f"insert into _partition_dirty select distinct {key}::varchar from {dep} "
-                     f"where {key} is not null and {column}::varchar in (select key_value from _partition_changed "
-                     f"where input in (select unnest(?::varchar[]))) and {key}::varchar not in "
-                     f"(select key_value from _partition_dirty where key_value is not null)", [changed])
+                     f"where {with_key}{column}::varchar in (select key_value from _partition_changed "
+                     f"where input in (select unnest(?::varchar[]))) and not {in_dirty(key)}", [changed])
     conn.execute("create or replace temp table _partition_link_values (link varchar, value varchar)")
     for dep, column in pairs:
         conn.execute(f"insert into _partition_link_values select distinct ?, {column}::varchar from {dep} "
@@ -220,6 +224,8 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
     conn.execute(STATE_DDL)
     conn.execute(changelog.STATE_DDL)
     key, links = model.partition_column, model.partition_links
+    # with link columns, rows without the key count only through their links — unless the model keeps a null key
+    linked = bool(links) and not model.partition_keeps_null
     partitioned, context = split_inputs(conn, model, key)
     links_of = {dep: _links_of(conn, dep, links) for dep in partitioned}
     fp = incremental.fingerprint(conn, model, content_of=context)
@@ -227,15 +233,15 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
     # an input keeping a log of its changes is read from it; the others are hashed
     logged = {dep: dep_links for dep, dep_links in links_of.items() if changelog.is_logged(conn, dep)}
     try:
-        _hash_current(conn, {d: ls for d, ls in links_of.items() if d not in logged}, key, linked=bool(links))
+        _hash_current(conn, {d: ls for d, ls in links_of.items() if d not in logged}, key, linked=linked)
         if (full_refresh or reads_staging or not partitioned
                 or incremental.stored_fingerprint(conn, model.qualified) != fp
                 or not table_exists(conn, model.qualified)
-                or not read_logs(conn, model.qualified, logged, key, linked=bool(links))):
+                or not read_logs(conn, model.qualified, logged, key, linked=linked)):
             return full_build(conn, model, fp, diff=not full_refresh)
         find_dirty(conn, model.qualified, logged=True)
         if links:
-            _dirty_from_links(conn, links_of, key)
+            _dirty_from_links(conn, links_of, key, keep_null=model.partition_keeps_null)
         dirty = conn.execute("select count(*) from _partition_dirty").fetchone()[0]
         if not dirty:
             store_hashes(conn, model.qualified, changed_only=True)  # link values that changed without touching a key

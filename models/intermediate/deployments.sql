@@ -6,15 +6,18 @@
 -- The events are intermediate.deployment_events: what Kubernetes only observed is not counted twice.
 -- A progressive rollout's end is a deployment too (is_canary): promoted, it succeeded; aborted, it failed after
 -- serving part of the traffic since canary_started_at (the latest canary start of the artifact there).
+-- Every rule works within a service (the event's, else its artifact's): a build recomputes the services whose
+-- events, artifacts or canary starts changed (pipelines/partitions.py); a deployment whose event and artifact
+-- name no service is in the null service's rows.
+-- incremental: partition (service, artifact_id) with null key
 with events as (
     select *
     from intermediate.deployment_events
 ),
 
 canary_starts as (
-    select artifact_id, environment, occurred_at as started_at
-    from intermediate.canonical_events
-    where stage = 'canary_started' and artifact_id is not null
+    select artifact_id, environment, started_at
+    from intermediate.canary_starts
 ),
 
 enriched as (

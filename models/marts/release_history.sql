@@ -6,6 +6,9 @@
 -- the as-of query in docs/metrics.md. `running_since` is when the artifact started its current
 -- uninterrupted run there (a redeploy of the running artifact does not reset it); `artifact_built_at`
 -- (packaged, else first seen) orders a service's artifacts from old to new.
+-- Every window is within a service: a build recomputes the services whose deployments, removals or artifacts
+-- changed (pipelines/partitions.py); deployments with no service are the null service's rows.
+-- incremental: partition (service, artifact_id) with null key
 with deployments as (
     select *
     from marts.deployments
@@ -13,14 +16,8 @@ with deployments as (
 ),
 
 removals as (
-    select
-        service,
-        environment,
-        coalesce(cluster, environment) as cluster,
-        occurred_at as removed_at,
-        event_id as removal_id
-    from intermediate.canonical_events
-    where stage = 'service_removed' and service is not null
+    select service, environment, cluster, removed_at, removal_id
+    from intermediate.service_removals
 ),
 
 changes as (

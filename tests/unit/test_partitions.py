@@ -196,3 +196,60 @@ def test_supersessions_follow_an_artifact_deployed_under_another_service(conn):
     conn.execute("update intermediate.artifacts set packaged_at = '2026-03-02 07:00' where artifact_id = 'c'")
     assert partitions.run(conn, model) == (0, "incremental", 0)
     assert conn.execute(superseded).fetchall() == []
+
+
+PLACED = Model("marts", "placed", Path("placed.sql"), """-- marts.placed: per service, the items deployed to it
+-- and how many items share their artifacts: an item names its service, or takes its artifact's; with neither,
+-- the item is in the null service's row.
+-- incremental: partition (service, artifact_id) with null key
+select coalesce(i.service, a.service) as service, sum(i.n) as total, count(*) as items,
+       sum((select count(*) from intermediate.items j where j.artifact_id = i.artifact_id)) as sharing
+from intermediate.items i
+left join intermediate.arts a using (artifact_id)
+group by 1
+""", ("intermediate.items", "intermediate.arts"))
+
+
+@pytest.fixture
+def placed(conn):
+    conn.execute("""
+        create table intermediate.items (service varchar, artifact_id varchar, n integer);
+        insert into intermediate.items values ('s', 'a1', 1), (null, 'a2', 10), (null, 'a3', 100), (null, null, 1000);
+        create table intermediate.arts (artifact_id varchar, service varchar);
+        insert into intermediate.arts values ('a1', 's'), ('a2', 's'), ('a3', null);
+    """)
+    return conn
+
+
+def placed_rows(conn) -> dict:
+    return {s: (t, n, k) for s, t, n, k in conn.execute("select * from marts.placed").fetchall()}
+
+
+def test_a_model_with_a_null_key_keeps_its_null_row_up_to_date(placed):
+    """s: 1 (its own item) + 10 (a2's item, a2 being s's) = 11 from 2 items, each alone on its artifact; null: 100
+    (a3: no service) + 1000 (nothing at all) = 1100 from 2, 1 sharing (a3's; no artifact shares nothing). Without
+    ``with null key`` the null row would never be recomputed."""
+    conn = placed
+    assert PLACED.partition_keeps_null and PLACED.partition_links == ("artifact_id",)
+    assert partitions.run(conn, PLACED) == (2, "full", 2)
+    assert placed_rows(conn) == {"s": (11, 2, 2), None: (1100, 2, 1)}
+
+    conn.execute("insert into intermediate.items values (null, null, 5)")  # the null row only
+    assert partitions.run(conn, PLACED) == (2, "incremental", 1)
+    assert placed_rows(conn) == {"s": (11, 2, 2), None: (1105, 3, 1)}
+
+    # u's item on a3: u is new, and the null row's a3 item now shares a3 with it (through the link only)
+    conn.execute("insert into intermediate.items values ('u', 'a3', 7)")
+    assert partitions.run(conn, PLACED) == (3, "incremental", 2)
+    assert placed_rows(conn) == {"s": (11, 2, 2), "u": (7, 1, 2), None: (1105, 3, 2)}
+
+    # a3 becomes t's: its service-less item moves from the null row to t; u (linked by a3) recomputed the same
+    conn.execute("update intermediate.arts set service = 't' where artifact_id = 'a3'")
+    assert partitions.run(conn, PLACED) == (4, "incremental", 3)
+    assert placed_rows(conn) == {"s": (11, 2, 2), "t": (100, 1, 2), "u": (7, 1, 2), None: (1005, 2, 0)}
+
+    # a2's item (no service of its own) changes: the null key (its row) and s (a2's, through the link)
+    conn.execute("update intermediate.items set n = 20 where artifact_id = 'a2'")
+    assert partitions.run(conn, PLACED) == (4, "incremental", 2)
+    assert placed_rows(conn) == {"s": (21, 2, 2), "t": (100, 1, 2), "u": (7, 1, 2), None: (1005, 2, 0)}
+    assert placed_rows(conn) == {s: (t, n, k) for s, t, n, k in conn.execute(PLACED.sql).fetchall()}
