@@ -13,6 +13,10 @@
 -- aborted production canary (is_canary): it served part of production's traffic, so it is a failed change
 -- (caused_failure, counted with the deployments in marts.dora_metrics) from its canary start until the abort
 -- put all traffic back on the stable version (recovered_at = its deployed_at).
+-- Every rule works within a service × environment × cluster, and incidents and verifications reach a deployment
+-- by its id (an incident may name another service's artifact): a build recomputes the services whose
+-- deployments changed or whose deployments an incident or verification that changed names (pipelines/partitions.py).
+-- incremental: partition (service, deployment_id) with null key
 -- indexes: artifact_id
 with deployments as (
     select * from intermediate.deployments

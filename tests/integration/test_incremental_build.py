@@ -30,7 +30,7 @@ BY_LOAD = ("intermediate.canonical_events", "intermediate.pushed_commits")  # th
 BY_PARTITION = ("intermediate.artifact_facts", "intermediate.artifact_events", "intermediate.artifact_scans",
                 "intermediate.deployment_events", "intermediate.artifact_progress",
                 "intermediate.artifact_arrivals", "intermediate.artifact_supersessions", "intermediate.stage_events",
-                "marts.stage_durations", "intermediate.deployments", "marts.release_history")
+                "marts.stage_durations", "intermediate.deployments", "marts.deployments", "marts.release_history")
 BY_REPOSITORY = "intermediate.change_deliveries"  # the ancestry walk, kept by repository (pipelines/linking.py)
 BY_PERIOD = ("marts.dora_metrics", "marts.deployment_activity")  # pipelines/periods.py
 
