@@ -30,12 +30,14 @@ that column summed instead of hashing every wide row again.
 A null key is one more value (rows without an artifact form one partition) — unless link columns are declared:
 rows without the key then count only through their link values. A model whose own rows may have a null key
 says so — ``-- incremental: partition (service, artifact_id) with null key`` (a deployment whose event and
-artifact name no service): the null key is then a value again, made dirty by its rows' changes and by their links. A full build instead, when: no
-stored state, a different fingerprint (the model's SQL, the macros, the configuration tables and the content
-of its **context** inputs — those without the key column, whose every change may touch every value), a
-logged input whose changes since the last read are unknown (its log started again: a full refresh, new
-columns), or the model reads a staging view (raw events change with every load). ``lifecycle build
---full-refresh`` forces one.
+artifact name no service): the null key is then a value again, made dirty by its rows' changes and by their
+links.
+
+A full build instead, when: no stored state, a different fingerprint (the model's SQL, the macros, the
+configuration tables and the content of its **context** inputs — those without the key column, whose every
+change may touch every value), a logged input whose changes since the last read are unknown (its log started
+again: a full refresh, new columns), or the model reads a staging view (raw events change with every load).
+``lifecycle build --full-refresh`` forces one.
 Rows written by partition land at the table's end: its written-in-time-order layout (the dashboard's date
 filters skip row groups by it) degrades slowly until the next full build.
 

@@ -145,8 +145,8 @@ def test_current_inventory_drops_a_removed_service_and_equals_the_latest_deploym
 def test_release_history_runs_and_what_ended_them(world):
     """Per place, each successful deployment until the next change there (valid_to, ended_by), and the run it
     belongs to (running_since: a redeploy of the artifact already running continues its run).
-    svc staging: a1 08:30 → a2 10:30 → a3 13:30 → removed 15:00. prod-eu: a1 09:00 → a2 11:00 → the rollback to a1
-    12:00 → a3 14:00 (running). prod-us: a1 09:30 → a2 11:30 → a2 again 13:00 (a redeploy: running since 11:30).
+    svc staging: a1 08:30 → a2 10:30 → a3 13:30 → removed 15:00. prod-eu: a1 09:00 → a2 11:00 → the rollback to
+    a1 12:00 → a3 14:00 (running). prod-us: a1 09:30 → a2 11:30 → a2 again 13:00 (a redeploy: running since 11:30).
     web: dev w1 09:10; prod-eu w1 10:30 (the 10:00 failure is not a release)."""
     paths, ids = world
     name = {v: k for k, v in ids.items()}
