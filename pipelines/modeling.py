@@ -47,8 +47,7 @@ LAYERS = ("staging", "intermediate", "marts")
 _REF = re.compile(r"\b(raw|staging|intermediate|marts)\.([a-z_][a-z0-9_]*)\b")
 _COMMENT = re.compile(r"--[^\n]*")
 _MATERIALIZED = re.compile(r"^--\s*materialized:\s*(view|table)\b", re.M)
-_INCREMENTAL = re.compile(r"^--\s*incremental:\s*([a-z_]+)\b(?:\s*\(([a-z_, ]+)\))?", re.M)
-_WITH_NULL_KEY = re.compile(r"^--\s*incremental:\s*partition\s*\([a-z_, ]+\)\s*with null key\s*$", re.M)
+_INCREMENTAL = re.compile(r"^--\s*incremental:\s*([a-z_]+)\b(?:\s*\(([a-z_, ]+)\))?(\s+with null key\b)?", re.M)
 _INDEXES = re.compile(r"^--\s*indexes:\s*([a-z_, ]+)$", re.M)
 
 
@@ -112,7 +111,8 @@ class Model:
     def partition_keeps_null(self) -> bool:
         """``-- incremental: partition (service, artifact_id) with null key``: rows of the model may have a null key,
         a partition of its own even though link columns are declared (pipelines/partitions.py)."""
-        return self.python is None and bool(_WITH_NULL_KEY.search(self.sql))
+        declared = _INCREMENTAL.search(self.sql) if self.python is None else None
+        return bool(declared and declared.group(1) == "partition" and declared.group(3))
 
     @property
     def indexed_columns(self) -> tuple[str, ...]:

@@ -184,15 +184,15 @@ def read_logs(conn: duckdb.DuckDBPyConnection, qualified: str, logged: dict[str,
 
 
 def _dirty_from_links(conn: duckdb.DuckDBPyConnection, links_of: dict[str, list[str]], key: str,
-                      keep_null: bool = False) -> None:
+                      linked: bool) -> None:
     """Add to ``_partition_dirty`` the key values linked to a changed link value (by any input row holding both —
     the value may have changed in another input: an artifact's row in one, its arrivals under another key in the
-    next; a null key too when ``keep_null``), then list in ``_partition_link_values`` every link value of the
-    dirty keys: the rows to read with them."""
+    next; a null key left out when ``linked``, as ``_per_value`` leaves it out), then list in
+    ``_partition_link_values`` every link value of the dirty keys: the rows to read with them."""
     pairs = [(dep, column) for dep, dep_links in links_of.items() for column in dep_links]
     for dep, column in pairs:
         changed = [f"{d}:{column}" for d, d_links in links_of.items() if column in d_links]
-        with_key = "" if keep_null else f"{key} is not null and "
+        with_key = f"{key} is not null and " if linked else ""
         conn.execute(f"insert into _partition_dirty select distinct {key}::varchar from {dep} "
                      f"where {with_key}{column}::varchar in (select key_value from _partition_changed "
                      f"where input in (select unnest(?::varchar[]))) and not {in_dirty(key)}", [changed])
@@ -243,7 +243,7 @@ def run(conn: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = Fals
             return full_build(conn, model, fp, diff=not full_refresh)
         find_dirty(conn, model.qualified, logged=True)
         if links:
-            _dirty_from_links(conn, links_of, key, keep_null=model.partition_keeps_null)
+            _dirty_from_links(conn, links_of, key, linked)
         dirty = conn.execute("select count(*) from _partition_dirty").fetchone()[0]
         if not dirty:
             store_hashes(conn, model.qualified, changed_only=True)  # link values that changed without touching a key

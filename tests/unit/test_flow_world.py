@@ -11,7 +11,8 @@ Scans: `FlowWorld.scan` records a completed scan as a scanner's staging model pu
 `findings`: a JSON object severity → count), and `build_warehouse` inserts those rows after the normal
 build and re-runs every model downstream of `intermediate.canonical_events` (rows written outside the build: the
 models that read canonical events' log of changes see its row count no longer add up and rebuild in full,
-pipelines/changelog.py) — so these scenarios do not rest on one vendor's payload (Harbor's own `SCANNING_COMPLETED` is tested in test_flow_risk.py).
+pipelines/changelog.py) — so these scenarios do not rest on one vendor's payload (Harbor's own
+`SCANNING_COMPLETED` is tested in test_flow_risk.py).
 This module's own test checks that every hand-written CDEvent is valid v0.5.1.
 """
 
