@@ -93,7 +93,7 @@ def split_increment(events: Path, increment: Path, count: int = INCREMENT_EVENTS
 
 
 _MODEL_LINE = re.compile(
-    r"^\s+((?:staging|intermediate|marts)\.[a-z_]+|lookup indexes|quality checks|publish snapshot)\s+(?:\d+ rows\s+)?([\d.]+)s"
+    r"^\s+((?:staging|intermediate|marts)\.[a-z_]+|commit|lookup indexes|quality checks|publish snapshot)\s+(?:\d+ rows\s+)?([\d.]+)s"
     r"(?:\s+\((?:incremental|unchanged)[^)]*\))?\s*$", re.M)
 
 

@@ -186,6 +186,7 @@ def build(warehouse_path: Path | None, full_refresh: bool) -> None:
     for check in result.checks:
         mark = "[green]ok[/]  " if check.passed else "[yellow]warn[/]"
         console.print(f"{mark} {check.name}: {check.description}", highlight=False, soft_wrap=True)
+    console.print(f"  {'commit':<40} {'':>15} {result.commit_seconds:7.2f}s", highlight=False)
     console.print(f"  {'lookup indexes':<40} {'':>15} {result.index_seconds:7.2f}s", highlight=False)
     console.print(f"  {'quality checks':<40} {'':>15} {result.checks_seconds:7.2f}s", highlight=False)
     console.print(f"  {'publish snapshot':<40} {'':>15} {result.publish_seconds:7.2f}s", highlight=False)

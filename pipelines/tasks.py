@@ -128,6 +128,7 @@ class BuildResult:
     checks_seconds: float = 0.0
     publish_seconds: float = 0.0
     index_seconds: float = 0.0  # creating the models' lookup indexes after the build commits (modeling.create_indexes)
+    commit_seconds: float = 0.0  # committing the models' transaction (modeling.build_models)
 
 
 def build(
@@ -139,14 +140,17 @@ def build(
     Incremental models fold in only new loads unless ``full_refresh`` (pipelines/incremental.py)."""
     with warehouse.warehouse_lock(paths):
         with warehouse.writer(paths) as conn:
-            runs = modeling.build_models(conn, on_model=on_model, full_refresh=full_refresh)
+            committed: list[float] = []
+            runs = modeling.build_models(conn, on_model=on_model, full_refresh=full_refresh,
+                                         on_commit=committed.append)
             started = time.perf_counter()
             modeling.create_indexes(conn)
             indexed = time.perf_counter()
             checks = quality.run_checks(conn)
             checked = time.perf_counter()
         snapshot = warehouse.publish_snapshot(paths)
-    return BuildResult(runs, checks, snapshot, checked - indexed, time.perf_counter() - checked, indexed - started)
+    return BuildResult(runs, checks, snapshot, checked - indexed, time.perf_counter() - checked, indexed - started,
+                       committed[0])
 
 
 def evaluate_alerts(paths: Paths, settings: alerts.AlertSettings | None = None,

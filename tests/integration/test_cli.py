@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 from click.testing import CliRunner
 
@@ -26,6 +27,8 @@ def test_ingest_build_sql_export(paths, tmp_path):
 
     built = run("build")
     assert built.exit_code == 0 and "marts.lifecycle_events" in built.output and "published" in built.output
+    # the transaction's commit has its own line: at scale it is one of a build's largest steps
+    assert re.search(r"^  commit +\d+\.\d\ds$", built.output, re.M), built.output
 
     out = run("sql", "select stage, count(*) as n from marts.lifecycle_events where stage = 'deployed' group by stage",
               "--format", "json")

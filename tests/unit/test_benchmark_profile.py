@@ -17,10 +17,10 @@ def test_build_profile_reads_every_mode_of_model_line():
         "  intermediate.canonical_events              11032447 rows    8.80s  (incremental: 10,001 rows computed)\n"
         "  intermediate.pushed_commits                 1524050 rows    0.31s  (unchanged)\n"
         "  marts.stage_durations                       5799764 rows   94.15s\n"
+        "  commit                                                      9.35s\n"
         "  lookup indexes                                             17.20s\n"
         "  quality checks                                              4.13s\n"
         "published /tmp/wh/serving.duckdb\n"
     )
     assert bench.build_profile(output, top=4) == {
-        "marts.stage_durations": 94.15, "lookup indexes": 17.20, "intermediate.canonical_events": 8.80,
-        "quality checks": 4.13}
+        "marts.stage_durations": 94.15, "lookup indexes": 17.20, "commit": 9.35, "intermediate.canonical_events": 8.80}
