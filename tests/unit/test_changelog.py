@@ -146,3 +146,23 @@ def test_a_model_no_one_reads_incrementally_keeps_no_log(conn):
     changelog.replace(conn, "intermediate.unread", "select 2 as n")
     assert conn.execute("select * from intermediate.unread").fetchall() == [(2,)]
     assert not changelog.is_logged(conn, "intermediate.unread")
+
+
+def test_replace_rows_writes_only_the_rows_that_differ_copies_counted(conn):
+    # intermediate.steps holds a:1, a:2, b:5, c:7 (rowids 0..3); recompute keys a and b:
+    # a's rows come out the same, b's row 5 becomes two copies of 6; c is not selected
+    conn.execute("create temp table recomputed as select * from (values ('a', 1), ('a', 2), ('b', 6), ('b', 6)) "
+                 "v(artifact_id, n)")
+    changelog.replace_rows(conn, "intermediate.steps", "artifact_id in ('a', 'b')", "select * from recomputed")
+    rows = conn.execute("select rowid, artifact_id, n from intermediate.steps order by all").fetchall()
+    # a's two rows and c's keep their rowids (not deleted, not written again); b's old row is gone, the new two appended
+    assert rows == [(0, "a", 1), (1, "a", 2), (3, "c", 7), (4, "b", 6), (5, "b", 6)]
+    assert log(conn) == [("b", 5, 2, -1), ("b", 6, 2, 2)]
+
+    # one copy of a row that had two: both old copies go, the one new copy is written
+    conn.execute("delete from recomputed where artifact_id = 'a'")
+    conn.execute("delete from recomputed where rowid = (select max(rowid) from recomputed)")
+    changelog.replace_rows(conn, "intermediate.steps", "artifact_id = 'b'", "select * from recomputed")
+    assert conn.execute("select artifact_id, n from intermediate.steps order by all").fetchall() == [
+        ("a", 1), ("a", 2), ("b", 6), ("c", 7)]
+    assert log(conn)[-1] == ("b", 6, 3, -1)
