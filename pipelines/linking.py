@@ -34,7 +34,7 @@ from typing import NamedTuple
 import duckdb
 import polars as pl
 
-from pipelines import incremental, partitions
+from pipelines import changelog, incremental, partitions
 from pipelines.warehouse import table_exists
 
 
@@ -165,9 +165,8 @@ def build_change_deliveries(conn: duckdb.DuckDBPyConnection, full_refresh: bool 
         try:
             if full:
                 conn.execute(f"create or replace table {QUALIFIED} as select * from _deliveries")
-            else:
-                conn.execute(f"delete from {QUALIFIED} where {_IN_DIRTY}")
-                conn.execute(f"insert into {QUALIFIED} select * from _deliveries")
+            else:  # only the deliveries that differ are rewritten: most of a dirty repository's come out the same
+                changelog.replace_rows(conn, QUALIFIED, _IN_DIRTY, "select * from _deliveries")
         finally:
             conn.unregister("_deliveries")
         partitions.store_hashes(conn, QUALIFIED, changed_only=not full)
