@@ -93,15 +93,20 @@ def restart(conn: duckdb.DuckDBPyConnection, qualified: str) -> None:
     _create_log(conn, qualified)
 
 
-def _row_delta(conn: duckdb.DuckDBPyConnection, old_sql: str, new_sql: str) -> None:
-    """Temp ``_row_delta``: the hash of each row whose number of copies differs between ``old_sql`` and ``new_sql``
-    (same columns), with ``delta`` = new copies − old. Rows are compared by a hash of the whole row — comparing the
+def _row_hashes(sql: str) -> str:
+    """One ``h`` per row of ``sql``: the hash of the whole row."""
+    return f"select hash(t) as h from ({sql}) t"
+
+
+def _row_delta(conn: duckdb.DuckDBPyConnection, old_hashes: str, new_hashes: str) -> None:
+    """Temp ``_row_delta``: each row hash (``h``, one per row of ``old_hashes`` and ``new_hashes``) whose number of
+    copies differs, with ``delta`` = new copies − old. Rows are compared by a hash of the whole row — comparing the
     rows themselves (``except all``) took 10–22 s for a 0.5–0.8M-row table at 10M events, the hashes ~1 s."""
     conn.execute(f"""
         create or replace temp table _row_delta as
         select coalesce(n.h, o.h) as h, coalesce(n.copies, 0) - coalesce(o.copies, 0) as delta
-        from (select hash(t) as h, count(*) as copies from ({new_sql}) t group by h) n
-        full join (select hash(t) as h, count(*) as copies from ({old_sql}) t group by h) o on o.h = n.h
+        from (select h, count(*) as copies from ({new_hashes}) group by h) n
+        full join (select h, count(*) as copies from ({old_hashes}) group by h) o on o.h = n.h
         where coalesce(n.copies, 0) <> coalesce(o.copies, 0)""")
 
 
@@ -121,7 +126,7 @@ def record_difference(conn: duckdb.DuckDBPyConnection, qualified: str, old_sql: 
     negative). Nothing to do for a model no one reads incrementally."""
     if qualified not in logged_models():
         return
-    _row_delta(conn, old_sql, new_sql)
+    _row_delta(conn, _row_hashes(old_sql), _row_hashes(new_sql))
     _log_row_delta(conn, qualified, old_sql, new_sql)
     conn.execute("drop table _row_delta")
 
@@ -131,24 +136,27 @@ def replace_rows(conn: duckdb.DuckDBPyConnection, qualified: str, where: str, ne
     difference logged (a logged model). Only the difference is written: old rows whose hash the new rows do not
     have in as many copies are deleted, and the new rows of those hashes inserted; a row recomputed the same stays
     where it is (rows compared by their 64-bit hash, as the log compares them: two different rows with one hash
-    would be taken for the same, odds ~n²/2⁶⁴). Why: a key is recomputed whole when any of its inputs changed, and most of its rows come out the
-    same (the services an increment touches: 15 % of the 0.8M deployments at 10M events, a few hundred of them
-    changed) — deleting and inserting them all wrote them to the WAL, and DuckDB's checkpoint then vacuumed every
-    row group they were deleted from (24 of the 31 s of the build's checkpoint). The old rows are found once, by
-    ``rowid`` from the columns ``where`` reads — a filter with a subquery reads every column of every row before
-    it joins (the 11M canonical events: seconds)."""
+    would be taken for the same, odds ~n²/2⁶⁴). Why: a key is recomputed whole when any of its inputs changed,
+    and most of its rows come out the same (the services an increment touches: 15 % of the 0.8M deployments at
+    10M events, a few hundred of them changed) — deleting and inserting them all wrote them to the WAL, and
+    DuckDB's checkpoint then vacuumed every row group they were deleted from (24 of the 31 s of the build's
+    checkpoint). The old rows are found once, by ``rowid`` from the columns ``where`` reads — a filter with a
+    subquery reads every column of every row before it joins (the 11M canonical events: seconds) —, then read
+    and hashed once."""
     conn.execute(f"create or replace temp table _replaced_rowids as select rowid as replaced_rowid "
                  f"from {qualified} where {where}")
-    old_sql = f"select * from {qualified} where rowid in (select replaced_rowid from _replaced_rowids)"
-    _row_delta(conn, old_sql, new_sql)
+    conn.execute(f"create or replace temp table _replaced as select t.rowid as replaced_rowid, hash(t) as h "
+                 f"from {qualified} t where t.rowid in (select replaced_rowid from _replaced_rowids)")
+    _row_delta(conn, "select h from _replaced", _row_hashes(new_sql))
     if qualified in logged_models():
+        old_sql = f"select * from {qualified} where rowid in (select replaced_rowid from _replaced)"
         _log_row_delta(conn, qualified, old_sql, new_sql)
-    conn.execute(f"delete from {qualified} where rowid in (select t.rowid from {qualified} t where t.rowid in "
-                 f"(select replaced_rowid from _replaced_rowids) and hash(t) in (select h from _row_delta))")
+    conn.execute(f"delete from {qualified} where rowid in "
+                 f"(select replaced_rowid from _replaced where h in (select h from _row_delta))")
     conn.execute(f"insert into {qualified} by name select * from ({new_sql}) t "
                  f"where hash(t) in (select h from _row_delta)")
-    conn.execute("drop table if exists _replaced_rowids")
-    conn.execute("drop table if exists _row_delta")
+    for table in ("_replaced_rowids", "_replaced", "_row_delta"):
+        conn.execute(f"drop table if exists {table}")
 
 
 def replace(conn: duckdb.DuckDBPyConnection, qualified: str, sql: str, diff: bool = True) -> None:
